@@ -1,0 +1,37 @@
+#!/bin/sh
+# deps.sh: install the Debian packages that building and testing mizzen need,
+# and the npm packages of e2e/package.json. Idempotent: does nothing when all
+# are present. Runs as root (CI and the dev machines) or through sudo.
+set -eu
+cd "$(dirname "$0")/.."
+
+PKGS="build-essential pkg-config clang libclang-rt-dev clang-format
+libjansson-dev libyaml-dev libssl-dev libcurl4-openssl-dev libmicrohttpd-dev
+libnghttp2-dev openssl curl ca-certificates python3 python3-jsonpatch
+python3-yaml iptables iproute2 wrk nginx-light nodejs npm"
+
+missing=""
+for p in $PKGS; do
+    dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q "ok installed" ||
+        missing="$missing $p"
+done
+# kubectl: any kubectl on PATH will do; else Debian's kubernetes-client.
+command -v kubectl >/dev/null 2>&1 || missing="$missing kubernetes-client"
+
+if [ -n "$missing" ]; then
+    SUDO=""
+    [ "$(id -u)" = 0 ] || SUDO=sudo
+    echo "deps: installing$missing"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq \
+        --no-install-recommends $missing
+fi
+
+# npm packages for the end-to-end tests (grpc-js-xds, Envoy protos)
+if [ -f e2e/package.json ]; then
+    if [ ! -d e2e/node_modules ] || [ e2e/package.json -nt e2e/node_modules ]; then
+        echo "deps: npm install in e2e/"
+        (cd e2e && npm install --no-audit --no-fund --loglevel=error) &&
+            touch e2e/node_modules
+    fi
+fi
