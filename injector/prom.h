@@ -1,0 +1,26 @@
+/* prom.h: Prometheus metrics merge (Istio's applyPrometheusMerge), pure.
+ *
+ * When scraping is not disabled (any annotation key that normalises to
+ * prometheus_io_scrape - "prometheus.io/scrape", "prometheus.io.scrape",
+ * ... - with a value that parses false disables it) and merging is enabled
+ * (annotation prometheus.istio.io/merge-metrics parsed as a bool, else
+ * mesh_default), the app's prometheus.io/{scrape,path,port} and
+ * prometheus.istio.io/scrape-targets annotations are moved into a JSON
+ * object string for env ISTIO_PROMETHEUS_ANNOTATIONS (keys "scrape", "path",
+ * "port", "scrape-targets"; only those present) and replaced by
+ * prometheus.io/port: "<status_port>", prometheus.io/path:
+ * /stats/prometheus, prometheus.io/scrape: "true". */
+#ifndef MZ_INJ_PROM_H
+#define MZ_INJ_PROM_H
+
+#include <jansson.h>
+
+/* inj_prom_merge edits `annotations` (an object, may be empty) in place.
+ * *env_json is set to a new string (free with mem_free) holding the app's
+ * annotations ("{}" when it had none), or left NULL when the merge does not
+ * apply (annotations untouched). Returns 0, RC_INVAL (the app's port is the
+ * status port or an Istio-reserved port: errmsg says which) or RC_NOMEM. */
+int inj_prom_merge(json_t *annotations, int mesh_default, int status_port,
+                   char **env_json);
+
+#endif

@@ -1,0 +1,38 @@
+/* jpatch.h: RFC 6902 JSON Patch: build, diff and apply, with RFC 6901
+ * JSON Pointer escaping ("~" -> "~0", "/" -> "~1").
+ *
+ * A patch is a jansson array of operation objects {"op","path"[,"value"]
+ * [,"from"]}, in order. */
+#ifndef MZ_JPATCH_H
+#define MZ_JPATCH_H
+
+#include <jansson.h>
+
+struct buf;
+
+/* jpatch_escape appends the RFC 6901 escaped form of one reference token. */
+int jpatch_escape(struct buf *out, const char *token);
+
+/* jpatch_op appends {"op": op, "path": path, "value": value} to patch.
+ * value is stolen (may be NULL for "remove"); on failure it is released.
+ * 0 or RC_NOMEM. */
+int jpatch_op(json_t *patch, const char *op, const char *path, json_t *value);
+
+/* jpatch_diff builds the patch that turns `from` into `to`: minimal and
+ * ordered, never a whole-document replace. Objects are compared key by key;
+ * arrays of objects that all carry a unique string "name" (containers, env,
+ * volumes, ports...) are aligned by name, so inserting a container first or
+ * last is one "add" and an edited container is edited in place; other arrays
+ * keep their common prefix and suffix and patch the middle. Applying the
+ * result to `from` with any RFC 6902 implementation gives `to`.
+ * *out is a new array (possibly empty) on success; RC_NOMEM or RC_LIMIT
+ * (depth over 128). */
+int jpatch_diff(json_t **out, const json_t *from, const json_t *to);
+
+/* jpatch_apply applies patch to a deep copy of doc and returns it in *out.
+ * Supports add, remove, replace, move, copy, test. A failing operation
+ * gives RC_INVAL (or RC_CONFLICT for a failed "test") naming the operation
+ * index and path; *out stays NULL. */
+int jpatch_apply(json_t **out, const json_t *doc, const json_t *patch);
+
+#endif
