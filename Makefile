@@ -15,6 +15,7 @@
 # the others to build/$(BUILD)/bin/ so that builds never overwrite each other.
 
 .SECONDEXPANSION:
+.SECONDARY:
 BUILD ?= release
 O := build/$(BUILD)
 ifeq ($(BUILD),release)
@@ -61,7 +62,6 @@ objs = $(patsubst %.c,$(O)/%.o,$(1))
 
 BINS :=
 MODULE_SRCS :=
-GEN_SRCS :=
 
 # Order matters: a module's link line names the modules below it.
 include lib/module.mk

@@ -2,4 +2,3 @@
 # HTTP, Kubernetes client). Includes nothing from other project folders.
 LIB_SRCS := $(wildcard lib/*.c)
 MODULE_SRCS += $(LIB_SRCS)
-LIB_OBJS := $(call objs,$(LIB_SRCS))

@@ -1,20 +1,33 @@
-# tests/: unit tests (tests/unit/<dir>/test_<file>.c) linked into one runner,
-# and fuzz targets (tests/fuzz/fuzz_<name>.c) with a replay driver so every
-# corpus runs in every CI build, also under gcc.
-UNIT_SRCS := tests/unit/runner.c $(wildcard tests/unit/*/test_*.c) \
-             $(wildcard tests/unit/support/*.c)
-UNIT_BIN := $(O)/tests/unit_tests
-MODULE_OBJS = $(call objs,$(MODULE_SRCS) $(GEN_SRCS))
+# tests/: unit tests and fuzz targets.
+#
+# Unit tests mirror the tree (tests/unit/<dir>/test_<file>.c). Each <dir>
+# gets its own runner binary linked with only the layers it may use, so a
+# broken module never stops another module's tests from building:
+#   lib: lib   injector: lib injector   cli/webhook: + their own
+#   operator/agent: lib + their own
+# `make unit` runs them all (scripts/unit.sh sums "N passed, N failed").
+unit_layers_lib := LIB
+unit_layers_injector := LIB INJ
+unit_layers_cli := LIB INJ CLI
+unit_layers_webhook := LIB INJ WEBHOOK
+unit_layers_operator := LIB OPERATOR
+unit_layers_agent := LIB AGENT
+unit_layer_srcs = $(foreach l,$(unit_layers_$(1)),$($(l)_SRCS))
 
-$(UNIT_BIN): $(call objs,$(UNIT_SRCS)) $$(MODULE_OBJS)
+UNIT_DIRS := $(filter-out support,$(notdir $(wildcard tests/unit/*)))
+UNIT_DIRS := $(foreach d,$(UNIT_DIRS),$(if $(wildcard tests/unit/$(d)/test_*.c),$(d)))
+UNIT_BINS := $(patsubst %,$(O)/tests/unit_%,$(UNIT_DIRS))
+
+$(O)/tests/unit_%: $(O)/tests/unit/runner.o \
+    $$(call objs,$$(wildcard tests/unit/$$*/test_*.c) $$(call unit_layer_srcs,$$*))
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(LDLIBS)
 
 # Tests find fixtures relative to the repo root and binaries via MZ_BINDIR.
-unit: $(UNIT_BIN)
-	MZ_BINDIR=$(BINDIR) ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
-	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 $(UNIT_BIN) $(T)
+unit: $(UNIT_BINS)
+	@MZ_BINDIR=$(BINDIR) scripts/unit.sh $(UNIT_BINS) -- $(T)
 
+MODULE_OBJS = $(call objs,$(MODULE_SRCS))
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_NAMES := $(patsubst tests/fuzz/fuzz_%.c,%,$(FUZZ_SRCS))
 ifeq ($(BUILD),fuzz)
