@@ -61,6 +61,7 @@ ALL_CFLAGS := $(CFLAGS_COMMON) $(CFLAGS_BUILD) $(CFLAGS)
 objs = $(patsubst %.c,$(O)/%.o,$(1))
 
 BINS :=
+TOOL_BINS :=
 MODULE_SRCS :=
 
 # Order matters: a module's link line names the modules below it.
@@ -72,19 +73,20 @@ include lib/module.mk
 -include agent/module.mk
 -include e2e/module.mk
 -include bench/module.mk
+-include tests/tools/module.mk
 include tests/module.mk
 
 .DEFAULT_GOAL := all
 .PHONY: all test unit unit-asan fuzz fuzz-replay lint deps demo bench clean \
         e2e check
 
-all: $(BINS)
+all: $(BINS) $(TOOL_BINS)
 
 $(O)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
-$(BINS):
+$(BINS) $(TOOL_BINS):
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(LDLIBS)
 
