@@ -87,6 +87,8 @@ rc_str(int rc)
         return "RC_UNSUPPORTED";
     case RC_INTERNAL:
         return "RC_INTERNAL";
+    case RC_GONE:
+        return "RC_GONE";
     default:
         return "RC_UNKNOWN";
     }

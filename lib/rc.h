@@ -20,7 +20,8 @@ enum {
     RC_TIMEOUT = -10,     /* deadline passed */
     RC_DENIED = -11,      /* unauthorized or forbidden */
     RC_UNSUPPORTED = -12, /* valid but not implemented */
-    RC_INTERNAL = -13     /* a bug or an unexpected dependency failure */
+    RC_INTERNAL = -13,    /* a bug or an unexpected dependency failure */
+    RC_GONE = -14         /* expired resourceVersion/continue (HTTP 410) */
 };
 
 /* rc_str returns a static name for an RC_* code ("RC_PARSE"); cannot fail. */
