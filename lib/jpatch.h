@@ -10,6 +10,9 @@
 
 struct buf;
 
+/* Nesting depth up to which jpatch_diff descends (RC_LIMIT beyond). */
+#define JPATCH_MAX_DEPTH 128
+
 /* jpatch_escape appends the RFC 6901 escaped form of one reference token. */
 int jpatch_escape(struct buf *out, const char *token);
 
