@@ -1,0 +1,698 @@
+/* wh_server.c: HTTPS endpoints on libmicrohttpd (see wh_server.h).
+ *
+ * Threads: each daemon runs MHD's epoll loop in a pool of `threads` worker
+ * threads; the handler runs on them and never blocks on anything but CPU
+ * (no I/O besides the async logger's queue). Per request state (struct
+ * req) lives from the first handler call to MHD's completion callback.
+ *
+ * Locking: s->mu guards s->cfg, s->cur and the draining list. The handler
+ * only takes it to grab a configuration reference. */
+#include "webhook/wh_server.h"
+#include "injector/injector.h"
+#include "lib/buf.h"
+#include "lib/errmsg.h"
+#include "lib/log.h"
+#include "lib/mem.h"
+#include "lib/rc.h"
+#include "webhook/wh_admission.h"
+#include "webhook/wh_metrics.h"
+#include "webhook/wh_opts.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+struct slot {
+    struct MHD_Daemon *d;
+    int fd;               /* our dup of the listening socket, handed to MHD */
+    char *cert, *key;     /* PEM copies, alive as long as the daemon */
+    atomic_int conns;     /* open connections (MHD_OPTION_NOTIFY_CONNECTION) */
+    uint64_t deadline_ms; /* draining: stopped at this time at the latest */
+    struct wh_server *srv;
+    struct slot *next;
+};
+
+struct wh_server {
+    struct wh_opts o;
+    int listen_fd;
+    int port;
+    unsigned threads;
+    pthread_mutex_t mu;
+    struct inj_config *cfg; /* guarded by mu */
+    struct slot *cur;       /* guarded by mu */
+    struct slot *old;       /* guarded by mu: quiesced, draining */
+    atomic_int inflight;
+    atomic_int stopping;
+    atomic_int cert_ok;
+    int shut; /* wh_server_shutdown done */
+};
+
+struct req {
+    struct buf body;
+    uint64_t t0_ns;
+    json_t *env; /* owned: path env overrides */
+    int over;    /* body went over the cap: 413 at the end */
+};
+
+static _Thread_local char mhd_last[256];
+
+static uint64_t
+now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void
+mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    size_t n;
+
+    (void)cls;
+    vsnprintf(mhd_last, sizeof(mhd_last), fmt, ap);
+    n = strlen(mhd_last);
+    while (n > 0 && (mhd_last[n - 1] == '\n' || mhd_last[n - 1] == ' '))
+        mhd_last[--n] = '\0';
+    log_kv(LOG_DEBUG, "webhook", "libmicrohttpd", "detail", mhd_last, NULL);
+}
+
+/* ---- responses --------------------------------------------------------- */
+
+static enum MHD_Result
+send_resp(struct wh_server *s, struct MHD_Connection *c, unsigned code,
+          struct MHD_Response *r, const char *ctype, const char *allow)
+{
+    enum MHD_Result ret;
+
+    if (r == NULL)
+        return MHD_NO; /* out of memory: MHD closes the connection */
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+    if (allow != NULL)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, allow);
+    if (atomic_load(&s->stopping))
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
+    ret = MHD_queue_response(c, code, r);
+    MHD_destroy_response(r);
+    wh_metrics_request(code);
+    return ret;
+}
+
+/* send_text answers with a static text body. */
+static enum MHD_Result
+send_text(struct wh_server *s, struct MHD_Connection *c, unsigned code,
+          const char *text, const char *allow)
+{
+    struct MHD_Response *r = MHD_create_response_from_buffer(
+        strlen(text), (void *)text, MHD_RESPMEM_PERSISTENT);
+    return send_resp(s, c, code, r, "text/plain; charset=utf-8", allow);
+}
+
+/* send_msg answers with "<msg>\n" (copied). */
+static enum MHD_Result
+send_msg(struct wh_server *s, struct MHD_Connection *c, unsigned code,
+         const char *msg)
+{
+    struct buf b;
+    char *p;
+    size_t n;
+
+    buf_init(&b, 0);
+    if (buf_addstr(&b, msg) != 0 || buf_addc(&b, '\n') != 0 ||
+        (p = buf_take(&b, &n)) == NULL) {
+        buf_cleanup(&b);
+        return MHD_NO;
+    }
+    return send_resp(
+        s, c, code,
+        MHD_create_response_from_buffer_with_free_callback(n, p, mem_free),
+        "text/plain; charset=utf-8", NULL);
+}
+
+/* send_buf answers with the content of b (taken). */
+static enum MHD_Result
+send_buf(struct wh_server *s, struct MHD_Connection *c, unsigned code,
+         struct buf *b, const char *ctype)
+{
+    size_t n;
+    char *p = buf_take(b, &n);
+
+    if (p == NULL)
+        return MHD_NO;
+    return send_resp(
+        s, c, code,
+        MHD_create_response_from_buffer_with_free_callback(n, p, mem_free),
+        ctype, NULL);
+}
+
+/* ---- /inject ----------------------------------------------------------- */
+
+static enum MHD_Result
+inject_fail(struct wh_server *s, struct MHD_Connection *c, struct req *rq,
+            unsigned code, const char *msg)
+{
+    char ms[32];
+
+    snprintf(ms, sizeof(ms), "%.3f", (double)(now_ns() - rq->t0_ns) / 1e6);
+    wh_metrics_admission(code >= 500 ? WH_ERROR : WH_BADREQ,
+                         now_ns() - rq->t0_ns);
+    log_kv(code >= 500 ? LOG_ERROR : LOG_INFO, "webhook", "admission rejected",
+           "code",
+           code == 400   ? "400"
+           : code == 413 ? "413"
+           : code == 503 ? "503"
+                         : "500",
+           "ms", ms, "error", msg, NULL);
+    return send_msg(s, c, code, msg);
+}
+
+static enum MHD_Result
+inject_finish(struct wh_server *s, struct MHD_Connection *c, struct req *rq)
+{
+    struct inj_config *cfg = NULL;
+    struct wh_review rv;
+    struct wh_outcome oc;
+    struct buf out;
+    enum MHD_Result ret;
+    char ms[32], msg[ERRMSG_MAX + 32];
+    int rc;
+
+    memset(&rv, 0, sizeof(rv));
+    memset(&oc, 0, sizeof(oc));
+    buf_init(&out, 0);
+    if (rq->over) {
+        snprintf(msg, sizeof(msg),
+                 "request body is over the limit of %zu bytes", s->o.max_body);
+        return inject_fail(s, c, rq, 413, msg);
+    }
+    if (rq->body.len == 0)
+        return inject_fail(s, c, rq, 400, "no body found");
+    cfg = wh_server_config_take(s);
+    if (cfg == NULL)
+        return inject_fail(s, c, rq, 503,
+                           "no valid injector configuration is loaded");
+    rc = wh_review_decode(&rv, rq->body.ptr, rq->body.len, s->o.max_body);
+    buf_cleanup(&rq->body);
+    if (rc != 0) {
+        snprintf(msg, sizeof(msg), "could not decode AdmissionReview: %s",
+                 errmsg_get());
+        ret = inject_fail(s, c, rq, rc == RC_NOMEM ? 500 : 400, msg);
+        goto out;
+    }
+    rc = wh_admit(&oc, cfg, &rv, rq->env);
+    if (rc == 0)
+        rc = wh_response_encode(&out, &rv, &oc);
+    if (rc != 0) {
+        snprintf(msg, sizeof(msg), "admission failed: %s", errmsg_get());
+        ret = inject_fail(s, c, rq, 500, msg);
+        goto out;
+    }
+    {
+        uint64_t dur = now_ns() - rq->t0_ns;
+        const char *ns = rv.ns;
+        const char *pod = rv.name[0] ? rv.name : rv.generate_name;
+
+        if (ns[0] == '\0' && rv.object != NULL) {
+            const char *mns = json_string_value(json_object_get(
+                json_object_get(rv.object, "metadata"), "namespace"));
+            ns = mns ? mns : "";
+        }
+        wh_metrics_admission(oc.decision, dur);
+        snprintf(ms, sizeof(ms), "%.3f", (double)dur / 1e6);
+        log_kv(LOG_INFO, "webhook", "admission", "uid", rv.uid, "ns", ns, "pod",
+               pod, "op", rv.operation, "decision",
+               wh_decision_name(oc.decision), "reason", oc.reason, "ms", ms,
+               NULL);
+    }
+    ret = send_buf(s, c, 200, &out, "application/json");
+out:
+    buf_cleanup(&out);
+    wh_outcome_cleanup(&oc);
+    wh_review_cleanup(&rv);
+    inj_config_free(cfg);
+    return ret;
+}
+
+/* inject_begin checks what can be checked from the headers, then sets up
+ * the request state. */
+static enum MHD_Result
+inject_begin(struct wh_server *s, struct MHD_Connection *c, const char *url,
+             const char *method, void **con_cls)
+{
+    const char *ctype, *clen;
+    json_t *env = NULL; /* owned */
+    struct req *rq;
+    char msg[ERRMSG_MAX + 32];
+    int rc;
+
+    if (strcmp(method, MHD_HTTP_METHOD_POST) != 0)
+        return send_text(s, c, 405, "method not allowed; use POST\n", "POST");
+    ctype = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+                                        MHD_HTTP_HEADER_CONTENT_TYPE);
+    /* exactly application/json, as istiod requires */
+    if (ctype == NULL || strcmp(ctype, "application/json") != 0) {
+        wh_metrics_admission(WH_BADREQ, 0);
+        return send_text(
+            s, c, 415, "invalid Content-Type, want `application/json`\n", NULL);
+    }
+    clen = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+                                       MHD_HTTP_HEADER_CONTENT_LENGTH);
+    if (clen != NULL && strtoull(clen, NULL, 10) > s->o.max_body) {
+        wh_metrics_admission(WH_BADREQ, 0);
+        snprintf(msg, sizeof(msg),
+                 "request body is over the limit of %zu bytes", s->o.max_body);
+        return send_msg(s, c, 413, msg);
+    }
+    rc = wh_path_parse(&env, url);
+    if (rc == RC_NOMEM)
+        return MHD_NO;
+    if (rc != 0) {
+        wh_metrics_admission(WH_BADREQ, 0);
+        snprintf(msg, sizeof(msg), "invalid path: %s", errmsg_get());
+        return send_msg(s, c, 400, msg);
+    }
+    rq = mem_calloc(1, sizeof(*rq));
+    if (rq == NULL) {
+        json_decref(env);
+        return MHD_NO;
+    }
+    buf_init(&rq->body, s->o.max_body);
+    rq->env = env;
+    rq->t0_ns = now_ns();
+    atomic_fetch_add(&s->inflight, 1);
+    wh_metrics_inflight(1);
+    *con_cls = rq;
+    return MHD_YES;
+}
+
+static void
+completed(void *cls, struct MHD_Connection *c, void **con_cls,
+          enum MHD_RequestTerminationCode toe)
+{
+    struct wh_server *s = cls;
+    struct req *rq = *con_cls;
+
+    (void)c;
+    (void)toe;
+    if (rq == NULL)
+        return;
+    buf_cleanup(&rq->body);
+    json_decref(rq->env);
+    mem_free(rq);
+    *con_cls = NULL;
+    atomic_fetch_sub(&s->inflight, 1);
+    wh_metrics_inflight(-1);
+}
+
+static void
+conn_notify(void *cls, struct MHD_Connection *c, void **socket_context,
+            enum MHD_ConnectionNotificationCode toe)
+{
+    struct slot *sl = cls;
+
+    (void)c;
+    (void)socket_context;
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED)
+        atomic_fetch_add(&sl->conns, 1);
+    else if (toe == MHD_CONNECTION_NOTIFY_CLOSED)
+        atomic_fetch_sub(&sl->conns, 1);
+}
+
+/* ---- routing ----------------------------------------------------------- */
+
+static enum MHD_Result
+get_endpoint(struct wh_server *s, struct MHD_Connection *c, const char *url,
+             const char *method)
+{
+    struct buf b;
+
+    if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 &&
+        strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
+        return send_text(s, c, 405, "method not allowed; use GET\n",
+                         "GET, HEAD");
+    if (strcmp(url, "/healthz") == 0)
+        return send_text(s, c, 200, "ok\n", NULL);
+    if (strcmp(url, "/readyz") == 0) {
+        if (wh_server_ready(s))
+            return send_text(s, c, 200, "ok\n", NULL);
+        return send_text(s, c, 503,
+                         atomic_load(&s->stopping)
+                             ? "shutting down\n"
+                             : "not ready: no valid injector configuration\n",
+                         NULL);
+    }
+    buf_init(&b, 0);
+    if (wh_metrics_render(&b) != 0) {
+        buf_cleanup(&b);
+        return MHD_NO;
+    }
+    return send_buf(s, c, 200, &b, "text/plain; version=0.0.4");
+}
+
+static enum MHD_Result
+handle(void *cls, struct MHD_Connection *c, const char *url, const char *method,
+       const char *version, const char *upload, size_t *upload_size,
+       void **con_cls)
+{
+    struct slot *sl = cls;
+    struct wh_server *s = sl->srv;
+    struct req *rq = *con_cls;
+
+    (void)version;
+    if (rq == NULL) {
+        if (strcmp(url, "/healthz") == 0 || strcmp(url, "/readyz") == 0 ||
+            strcmp(url, "/metrics") == 0)
+            return get_endpoint(s, c, url, method);
+        if (strncmp(url, "/inject", 7) == 0 &&
+            (url[7] == '\0' || url[7] == '/'))
+            return inject_begin(s, c, url, method, con_cls);
+        return send_text(s, c, 404, "404 page not found\n", NULL);
+    }
+    if (*upload_size > 0) {
+        if (!rq->over && buf_add(&rq->body, upload, *upload_size) != 0) {
+            rq->over = 1; /* RC_LIMIT, or RC_NOMEM: both end the request */
+            buf_cleanup(&rq->body);
+        }
+        *upload_size = 0; /* consumed (or discarded once over) */
+        return MHD_YES;
+    }
+    return inject_finish(s, c, rq);
+}
+
+/* ---- lifecycle --------------------------------------------------------- */
+
+static int
+listen_on(const char *addr, int port, int *fd_out, int *port_out)
+{
+    struct addrinfo hints, *ai = NULL;
+    char portstr[16];
+    int fd = -1, one = 1, rc;
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof(ss);
+
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_NUMERICHOST | AI_PASSIVE | AI_NUMERICSERV;
+    snprintf(portstr, sizeof(portstr), "%d", port);
+    if ((rc = getaddrinfo(addr, portstr, &hints, &ai)) != 0)
+        return errmsg_set(RC_INVAL, "invalid listen address '%s': %s", addr,
+                          gai_strerror(rc));
+    fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0) {
+        rc = errmsg_set(RC_IO, "socket: %s", strerror(errno));
+        goto fail;
+    }
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (bind(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
+        rc = errmsg_set(RC_IO, "bind %s:%d: %s", addr, port, strerror(errno));
+        goto fail;
+    }
+    if (listen(fd, 1024) != 0) {
+        rc = errmsg_set(RC_IO, "listen: %s", strerror(errno));
+        goto fail;
+    }
+    if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0)
+        *port_out = ss.ss_family == AF_INET6
+                        ? ntohs(((struct sockaddr_in6 *)&ss)->sin6_port)
+                        : ntohs(((struct sockaddr_in *)&ss)->sin_port);
+    freeaddrinfo(ai);
+    *fd_out = fd;
+    return 0;
+fail:
+    if (fd >= 0)
+        close(fd);
+    freeaddrinfo(ai);
+    return rc;
+}
+
+int
+wh_server_new(struct wh_server **out, const struct wh_opts *opts)
+{
+    struct wh_server *s;
+    long ncpu;
+    int rc;
+
+    *out = NULL;
+    s = mem_calloc(1, sizeof(*s));
+    if (s == NULL)
+        return errmsg_set(RC_NOMEM, "out of memory");
+    s->o = *opts;
+    s->listen_fd = -1;
+    pthread_mutex_init(&s->mu, NULL);
+    ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    s->threads = opts->threads > 0 ? (unsigned)opts->threads
+                 : ncpu > 0        ? (unsigned)ncpu
+                                   : 1;
+    if (s->threads > 64)
+        s->threads = 64;
+    if ((rc = listen_on(opts->addr, opts->port, &s->listen_fd, &s->port)) !=
+        0) {
+        pthread_mutex_destroy(&s->mu);
+        mem_free(s);
+        return rc;
+    }
+    *out = s;
+    return 0;
+}
+
+int
+wh_server_port(const struct wh_server *s)
+{
+    return s->port;
+}
+
+static void
+slot_free(struct slot *sl)
+{
+    if (sl == NULL)
+        return;
+    if (sl->d != NULL)
+        MHD_stop_daemon(sl->d);
+    if (sl->fd >= 0)
+        close(sl->fd);
+    mem_free(sl->cert);
+    if (sl->key != NULL) {
+        /* wipe the private key before returning the memory */
+        explicit_bzero(sl->key, strlen(sl->key));
+        mem_free(sl->key);
+    }
+    mem_free(sl);
+}
+
+static int
+slot_start(struct wh_server *s, struct slot *sl)
+{
+    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_TURBO |
+                     MHD_USE_ITC | MHD_USE_TLS | MHD_USE_ERROR_LOG;
+    struct MHD_OptionItem ops[16];
+    int n = 0;
+
+#define OPT(o, v, p) (ops[n++] = (struct MHD_OptionItem){(o), (v), (p)})
+    OPT(MHD_OPTION_LISTEN_SOCKET, sl->fd, NULL);
+    OPT(MHD_OPTION_HTTPS_MEM_CERT, 0, sl->cert);
+    OPT(MHD_OPTION_HTTPS_MEM_KEY, 0, sl->key);
+    OPT(MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)s->o.tls_priorities);
+    OPT(MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)s->o.idle_timeout_s, NULL);
+    OPT(MHD_OPTION_CONNECTION_LIMIT, (intptr_t)s->o.max_conns, NULL);
+    OPT(MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)completed, s);
+    OPT(MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)conn_notify, sl);
+    OPT(MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_log, NULL);
+    if (s->threads > 1)
+        OPT(MHD_OPTION_THREAD_POOL_SIZE, (intptr_t)s->threads, NULL);
+    OPT(MHD_OPTION_END, 0, NULL);
+#undef OPT
+    mhd_last[0] = '\0';
+    sl->d = MHD_start_daemon(flags, 0, NULL, NULL, handle, sl, MHD_OPTION_ARRAY,
+                             ops, MHD_OPTION_END);
+    if (sl->d == NULL)
+        return errmsg_set(RC_TLS, "cannot serve with this certificate: %s",
+                          mhd_last[0] ? mhd_last : "libmicrohttpd refused");
+    return 0;
+}
+
+static uint64_t
+now_ms(void)
+{
+    return now_ns() / 1000000u;
+}
+
+int
+wh_server_set_cert(struct wh_server *s, const char *cert_pem, size_t cert_len,
+                   const char *key_pem, size_t key_len)
+{
+    struct slot *sl, *old;
+    int rc;
+
+    if (atomic_load(&s->stopping))
+        return errmsg_set(RC_AGAIN, "shutting down");
+    sl = mem_calloc(1, sizeof(*sl));
+    if (sl == NULL)
+        return errmsg_set(RC_NOMEM, "out of memory");
+    sl->fd = -1;
+    sl->srv = s;
+    sl->cert = mem_strndup(cert_pem, cert_len);
+    sl->key = mem_strndup(key_pem, key_len);
+    if (sl->cert == NULL || sl->key == NULL) {
+        rc = errmsg_set(RC_NOMEM, "out of memory");
+        goto fail;
+    }
+    sl->fd = fcntl(s->listen_fd, F_DUPFD_CLOEXEC, 0);
+    if (sl->fd < 0) {
+        rc = errmsg_set(RC_IO, "dup: %s", strerror(errno));
+        goto fail;
+    }
+    if ((rc = slot_start(s, sl)) != 0)
+        goto fail;
+    pthread_mutex_lock(&s->mu);
+    old = s->cur;
+    s->cur = sl;
+    if (old != NULL) {
+        /* stop accepting on the old daemon; it keeps its connections */
+        MHD_quiesce_daemon(old->d);
+        old->deadline_ms = now_ms() + s->o.drain_ms;
+        old->next = s->old;
+        s->old = old;
+    }
+    pthread_mutex_unlock(&s->mu);
+    atomic_store(&s->cert_ok, 1);
+    return 0;
+fail:
+    slot_free(sl);
+    return rc;
+}
+
+void
+wh_server_set_config(struct wh_server *s, struct inj_config *cfg)
+{
+    struct inj_config *prev;
+
+    if (cfg == NULL)
+        return;
+    pthread_mutex_lock(&s->mu);
+    prev = s->cfg;
+    s->cfg = cfg;
+    pthread_mutex_unlock(&s->mu);
+    inj_config_free(prev); /* in-flight requests hold their own refs */
+}
+
+struct inj_config *
+wh_server_config_take(struct wh_server *s)
+{
+    struct inj_config *c;
+
+    pthread_mutex_lock(&s->mu);
+    c = s->cfg ? inj_config_ref(s->cfg) : NULL;
+    pthread_mutex_unlock(&s->mu);
+    return c;
+}
+
+int
+wh_server_ready(const struct wh_server *s)
+{
+    struct wh_server *m = (struct wh_server *)s;
+    int cfg_ok;
+
+    pthread_mutex_lock(&m->mu);
+    cfg_ok = m->cfg != NULL;
+    pthread_mutex_unlock(&m->mu);
+    return cfg_ok && atomic_load(&m->cert_ok) && !atomic_load(&m->stopping);
+}
+
+/* reap detaches the draining daemons that are done (all when force). */
+static struct slot *
+reap(struct wh_server *s, int force)
+{
+    struct slot **pp, *done = NULL;
+    uint64_t now = now_ms();
+
+    pthread_mutex_lock(&s->mu);
+    pp = &s->old;
+    while (*pp != NULL) {
+        struct slot *sl = *pp;
+        if (force || atomic_load(&sl->conns) <= 0 || now >= sl->deadline_ms) {
+            *pp = sl->next;
+            sl->next = done;
+            done = sl;
+        } else {
+            pp = &sl->next;
+        }
+    }
+    pthread_mutex_unlock(&s->mu);
+    return done;
+}
+
+void
+wh_server_tick(struct wh_server *s)
+{
+    struct slot *done = reap(s, 0);
+
+    while (done != NULL) {
+        struct slot *next = done->next;
+        char n[16];
+        snprintf(n, sizeof(n), "%d", atomic_load(&done->conns));
+        log_kv(LOG_INFO, "webhook", "old certificate's server stopped",
+               "open_connections", n, NULL);
+        slot_free(done);
+        done = next;
+    }
+}
+
+void
+wh_server_shutdown(struct wh_server *s, unsigned timeout_ms)
+{
+    struct slot *cur, *done;
+    uint64_t deadline = now_ms() + timeout_ms;
+    struct timespec ts = {0, 10 * 1000 * 1000};
+
+    if (s->shut)
+        return;
+    s->shut = 1;
+    atomic_store(&s->stopping, 1);
+    pthread_mutex_lock(&s->mu);
+    cur = s->cur;
+    s->cur = NULL;
+    if (cur != NULL) {
+        MHD_quiesce_daemon(cur->d);
+        cur->deadline_ms = deadline;
+        cur->next = s->old;
+        s->old = cur;
+    }
+    pthread_mutex_unlock(&s->mu);
+    /* Refuse new connections now; the quiesced daemons still hold fds of
+     * the socket, so shutdown(2) rather than close(2) ends the listening. */
+    if (s->listen_fd >= 0)
+        shutdown(s->listen_fd, SHUT_RDWR);
+    while (atomic_load(&s->inflight) > 0 && now_ms() < deadline)
+        nanosleep(&ts, NULL);
+    done = reap(s, 1);
+    while (done != NULL) {
+        struct slot *next = done->next;
+        slot_free(done);
+        done = next;
+    }
+    if (s->listen_fd >= 0)
+        close(s->listen_fd);
+    s->listen_fd = -1;
+}
+
+void
+wh_server_free(struct wh_server *s)
+{
+    if (s == NULL)
+        return;
+    wh_server_shutdown(s, 0);
+    inj_config_free(s->cfg);
+    pthread_mutex_destroy(&s->mu);
+    mem_free(s);
+}
