@@ -20,6 +20,14 @@
 
 struct buf;
 
+#define YJ_DEFAULT_MAX_BYTES ((size_t)8 << 20)
+#define YJ_DEFAULT_MAX_DEPTH 64
+#define YJ_DEFAULT_MAX_NODES ((size_t)1000000)
+#define YJ_DEFAULT_MAX_ALIAS_NODES ((size_t)10000)
+#define YJ_DEFAULT_MAX_DOCS ((size_t)10000)
+/* yj_dump refuses values nested deeper than this (RC_LIMIT). */
+#define YJ_DUMP_MAX_DEPTH 1000
+
 struct yj_limits {
     size_t max_bytes;       /* input size; 0: 8 MiB */
     int max_depth;          /* nesting of mappings/sequences; 0: 64 */

@@ -1,0 +1,1346 @@
+/* yamljson.c: YAML <-> JSON through libyaml's event parser (see yamljson.h).
+ *
+ * Loading turns parser events into jansson values on an explicit stack of
+ * open collections (no recursion, so depth costs no C stack). Anchors are
+ * registered when their node is complete: an alias to a node that is still
+ * open is "undefined", which also rules out recursive structures. An alias
+ * is expanded by a deep copy whose size (nodes, string bytes, height) is
+ * known in advance from the anchor's record, so every limit is checked
+ * before any copying: a billion-laughs document fails on its first
+ * oversized alias with almost nothing allocated.
+ *
+ * Dumping is written by hand on lib/buf.h: block style, kubectl layout
+ * (2-space indent, sequences inside mappings not indented), scalars quoted
+ * whenever a plain scalar could read back as something else, under YAML 1.2
+ * core or under the YAML 1.1 rules other tools (kubectl) use. */
+#include "lib/yamljson.h"
+#include "lib/buf.h"
+#include "lib/errmsg.h"
+#include "lib/mem.h"
+#include "lib/rc.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <yaml.h>
+
+#define TAG_PREFIX "tag:yaml.org,2002:"
+#define KEY_MSG_MAX 64      /* key bytes quoted in error messages */
+#define SIMPLE_KEY_MAX 1000 /* libyaml refuses implicit keys over 1024 */
+
+/* ---- UTF-8 ------------------------------------------------------------ */
+
+/* u8_next decodes the code point at s[*i] (strict: no overlongs, no
+ * surrogates, nothing above U+10FFFF) and advances *i; -1 if invalid. */
+static int
+u8_next(const unsigned char *s, size_t n, size_t *i, uint32_t *cp)
+{
+    unsigned char c = s[*i];
+    uint32_t v, min;
+    size_t len;
+
+    if (c < 0x80) {
+        *cp = c;
+        (*i)++;
+        return 0;
+    }
+    if ((c & 0xE0) == 0xC0) {
+        len = 2, v = c & 0x1F, min = 0x80;
+    } else if ((c & 0xF0) == 0xE0) {
+        len = 3, v = c & 0x0F, min = 0x800;
+    } else if ((c & 0xF8) == 0xF0) {
+        len = 4, v = c & 0x07, min = 0x10000;
+    } else {
+        return -1;
+    }
+    if (n - *i < len)
+        return -1;
+    for (size_t k = 1; k < len; k++) {
+        if ((s[*i + k] & 0xC0) != 0x80)
+            return -1;
+        v = (v << 6) | (s[*i + k] & 0x3F);
+    }
+    if (v < min || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF))
+        return -1;
+    *cp = v;
+    *i += len;
+    return 0;
+}
+
+/* scalar_text_ok: valid UTF-8 without NUL (jansson and every C consumer of
+ * our values would otherwise disagree about where a string ends). */
+static int
+scalar_text_ok(const char *s, size_t n, const char **why)
+{
+    size_t i = 0;
+    uint32_t cp;
+
+    while (i < n) {
+        if (u8_next((const unsigned char *)s, n, &i, &cp) != 0) {
+            *why = "invalid UTF-8 in scalar";
+            return 0;
+        }
+        if (cp == 0) {
+            *why = "NUL character in scalar";
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* ---- scalar resolution (YAML 1.2 core schema) --------------------------- */
+
+enum kind { K_STR, K_NULL, K_TRUE, K_FALSE, K_INT, K_FLOAT, K_INFNAN };
+
+static int
+is_one_of(const char *s, size_t n, const char *const *words)
+{
+    for (; *words; words++)
+        if (strlen(*words) == n && memcmp(s, *words, n) == 0)
+            return 1;
+    return 0;
+}
+
+static const char *const null_words[] = {"~", "null", "Null", "NULL", NULL};
+static const char *const true_words[] = {"true", "True", "TRUE", NULL};
+static const char *const false_words[] = {"false", "False", "FALSE", NULL};
+static const char *const infnan_words[] = {
+    ".inf",  ".Inf",  ".INF", "+.inf", "+.Inf", "+.INF", "-.inf",
+    "-.Inf", "-.INF", ".nan", ".NaN",  ".NAN",  NULL};
+
+/* int_form: 1 when s is an integer of the core schema ([-+]?[0-9]+,
+ * 0o[0-7]+, 0x[0-9a-fA-F]+); *val gets the value and *ovf is set when it
+ * does not fit in 64 bits. */
+static int
+int_form(const char *s, size_t n, json_int_t *val, int *ovf)
+{
+    unsigned base = 10;
+    size_t i = 0;
+    int neg = 0;
+    uint64_t acc = 0, lim;
+
+    *ovf = 0;
+    if (n > 2 && s[0] == '0' && (s[1] == 'o' || s[1] == 'x')) {
+        base = s[1] == 'o' ? 8 : 16;
+        i = 2;
+    } else if (n > 0 && (s[0] == '-' || s[0] == '+')) {
+        neg = s[0] == '-';
+        i = 1;
+    }
+    if (i == n)
+        return 0;
+    lim = neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
+    for (; i < n; i++) {
+        unsigned d;
+        char c = s[i];
+        if (c >= '0' && c <= '9')
+            d = (unsigned)(c - '0');
+        else if (base == 16 && c >= 'a' && c <= 'f')
+            d = (unsigned)(c - 'a' + 10);
+        else if (base == 16 && c >= 'A' && c <= 'F')
+            d = (unsigned)(c - 'A' + 10);
+        else
+            return 0;
+        if (d >= base)
+            return 0;
+        if (acc > (lim - d) / base)
+            *ovf = 1;
+        else
+            acc = acc * base + d;
+    }
+    if (!*ovf)
+        *val = neg ? (json_int_t)(0 - acc) : (json_int_t)acc;
+    return 1;
+}
+
+/* float_form: [-+]? ( \. [0-9]+ | [0-9]+ ( \. [0-9]* )? ) ( [eE] [-+]?
+ * [0-9]+ )? — the core schema's float (which also matches integers). */
+static int
+float_form(const char *s, size_t n)
+{
+    size_t i = 0, d0;
+
+    if (i < n && (s[i] == '-' || s[i] == '+'))
+        i++;
+    d0 = i;
+    while (i < n && s[i] >= '0' && s[i] <= '9')
+        i++;
+    if (i < n && s[i] == '.') {
+        size_t f0 = ++i;
+        while (i < n && s[i] >= '0' && s[i] <= '9')
+            i++;
+        if (f0 - 1 == d0 && i == f0) /* "." alone, no digits */
+            return 0;
+    } else if (i == d0) {
+        return 0;
+    }
+    if (i < n && (s[i] == 'e' || s[i] == 'E')) {
+        size_t e0;
+        i++;
+        if (i < n && (s[i] == '-' || s[i] == '+'))
+            i++;
+        e0 = i;
+        while (i < n && s[i] >= '0' && s[i] <= '9')
+            i++;
+        if (i == e0)
+            return 0;
+    }
+    return i == n;
+}
+
+static enum kind
+classify(const char *s, size_t n)
+{
+    json_int_t iv;
+    int ovf;
+
+    if (n == 0 || is_one_of(s, n, null_words))
+        return K_NULL;
+    if (is_one_of(s, n, true_words))
+        return K_TRUE;
+    if (is_one_of(s, n, false_words))
+        return K_FALSE;
+    if (int_form(s, n, &iv, &ovf))
+        return K_INT;
+    if (float_form(s, n))
+        return K_FLOAT;
+    if (is_one_of(s, n, infnan_words))
+        return K_INFNAN;
+    return K_STR;
+}
+
+static json_t *
+new_string(const char *s, size_t n)
+{
+    return json_stringn_nocheck(s, n); /* checked by scalar_text_ok */
+}
+
+/* make_value builds the JSON value of a scalar of kind k; integers that do
+ * not fit in 64 bits and floats that overflow to infinity stay strings,
+ * since JSON (and jansson) cannot carry them exactly. NULL: no memory. */
+static json_t *
+make_value(enum kind k, const char *s, size_t n)
+{
+    json_int_t iv = 0;
+    int ovf;
+    double d;
+
+    switch (k) {
+    case K_NULL:
+        return json_null();
+    case K_TRUE:
+        return json_true();
+    case K_FALSE:
+        return json_false();
+    case K_INT:
+        int_form(s, n, &iv, &ovf);
+        return ovf ? new_string(s, n) : json_integer(iv);
+    case K_FLOAT:
+        d = strtod(s, NULL); /* s is NUL-terminated (libyaml) */
+        return isfinite(d) ? json_real(d) : new_string(s, n);
+    default:
+        return new_string(s, n);
+    }
+}
+
+/* ---- loader state -------------------------------------------------------- */
+
+/* What a complete node weighs: used to check limits before an alias copy. */
+struct weight {
+    size_t nodes;
+    size_t bytes;
+    int height; /* 0 for a scalar, 1 + tallest child for a collection */
+};
+
+struct anchor {
+    char *name; /* owned; NULL: free slot */
+    json_t *v;  /* owned reference, shared with the tree (never mutated) */
+    char *raw;  /* owned scalar text (usable as a key); NULL: collection */
+    size_t rawlen;
+    struct weight w;
+};
+
+struct frame {
+    json_t *v; /* owned: the open object or array */
+    int is_map;
+    char *key; /* owned pending key; NULL when a key is expected next */
+    size_t keylen;
+    int key_is_merge;
+    char *anchor;     /* owned anchor name of this collection or NULL */
+    struct weight w;  /* of the subtree so far, this node included */
+    yaml_mark_t mark; /* where the collection started */
+    json_t *merge;    /* owned value of "<<", or NULL */
+    size_t merge_pos; /* explicit keys seen before "<<" */
+    yaml_mark_t merge_mark;
+};
+
+struct loader {
+    size_t max_bytes, max_nodes, max_alias, max_docs;
+    int max_depth;
+    struct frame *stack; /* owned */
+    int depth, cap;
+    struct anchor *anchors; /* owned hash table, size nslots (power of 2) */
+    size_t nslots, nanchors;
+    size_t ndocs, doc_nodes, alias_nodes, alias_bytes;
+    json_t *root; /* owned value of the current document */
+    int root_empty;
+    json_t *docs; /* owned result array */
+};
+
+static int
+fail_at(int rc, yaml_mark_t m, const char *what)
+{
+    return errmsg_set(rc, "line %zu column %zu: %s", m.line + 1, m.column + 1,
+                      what);
+}
+
+/* key_for_msg copies at most KEY_MSG_MAX bytes of a key, control bytes and
+ * quotes replaced, so that a message never carries raw input bytes. */
+static void
+key_for_msg(char *dst, size_t dstsz, const char *k, size_t n)
+{
+    size_t j = 0;
+
+    for (size_t i = 0; i < n && i < KEY_MSG_MAX && j + 4 < dstsz; i++) {
+        unsigned char c = (unsigned char)k[i];
+        dst[j++] = (c < 0x20 || c == 0x7F || c == '"') ? '?' : (char)c;
+    }
+    if (n > KEY_MSG_MAX && j + 4 < dstsz) {
+        memcpy(dst + j, "...", 3);
+        j += 3;
+    }
+    dst[j] = '\0';
+}
+
+static size_t
+hash_name(const char *s)
+{
+    size_t h = 2166136261u;
+
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 16777619u;
+    return h;
+}
+
+static void
+anchor_clear(struct anchor *a)
+{
+    mem_free(a->name);
+    json_decref(a->v);
+    mem_free(a->raw);
+    memset(a, 0, sizeof(*a));
+}
+
+static void
+anchors_reset(struct loader *L)
+{
+    for (size_t i = 0; i < L->nslots; i++)
+        if (L->anchors[i].name)
+            anchor_clear(&L->anchors[i]);
+    L->nanchors = 0;
+}
+
+static struct anchor *
+anchor_slot(struct anchor *tab, size_t nslots, const char *name)
+{
+    size_t i = hash_name(name) & (nslots - 1);
+
+    while (tab[i].name && strcmp(tab[i].name, name) != 0)
+        i = (i + 1) & (nslots - 1);
+    return &tab[i];
+}
+
+static struct anchor *
+anchor_find(struct loader *L, const char *name)
+{
+    struct anchor *a;
+
+    if (L->nslots == 0)
+        return NULL;
+    a = anchor_slot(L->anchors, L->nslots, name);
+    return a->name ? a : NULL;
+}
+
+/* anchor_set records (or redefines) an anchor: 0 or RC_NOMEM. v is
+ * borrowed (a reference is taken). */
+static int
+anchor_set(struct loader *L, const char *name, json_t *v, const char *raw,
+           size_t rawlen, struct weight w)
+{
+    struct anchor *a, tmp = {0};
+
+    if ((L->nanchors + 1) * 2 > L->nslots) {
+        size_t ns = L->nslots ? L->nslots * 2 : 16;
+        struct anchor *t = mem_calloc(ns, sizeof(*t));
+        if (t == NULL)
+            return errmsg_set(RC_NOMEM, "out of memory recording an anchor");
+        for (size_t i = 0; i < L->nslots; i++)
+            if (L->anchors[i].name)
+                *anchor_slot(t, ns, L->anchors[i].name) = L->anchors[i];
+        mem_free(L->anchors);
+        L->anchors = t;
+        L->nslots = ns;
+    }
+    tmp.name = mem_strdup(name);
+    if (raw)
+        tmp.raw = mem_strndup(raw, rawlen);
+    if (tmp.name == NULL || (raw && tmp.raw == NULL)) {
+        mem_free(tmp.name);
+        mem_free(tmp.raw);
+        return errmsg_set(RC_NOMEM, "out of memory recording an anchor");
+    }
+    tmp.v = json_incref(v);
+    tmp.rawlen = rawlen;
+    tmp.w = w;
+    a = anchor_slot(L->anchors, L->nslots, name);
+    if (a->name)
+        anchor_clear(a);
+    else
+        L->nanchors++;
+    *a = tmp;
+    return 0;
+}
+
+static int
+count_node(struct loader *L, yaml_mark_t m, size_t nodes)
+{
+    if (L->doc_nodes + nodes > L->max_nodes || L->doc_nodes + nodes < nodes)
+        return errmsg_set(RC_LIMIT,
+                          "line %zu column %zu: document has more than %zu "
+                          "nodes (max_nodes)",
+                          m.line + 1, m.column + 1, L->max_nodes);
+    L->doc_nodes += nodes;
+    return 0;
+}
+
+static void
+frame_cleanup(struct frame *f)
+{
+    json_decref(f->v);
+    mem_free(f->key);
+    mem_free(f->anchor);
+    json_decref(f->merge);
+    memset(f, 0, sizeof(*f));
+}
+
+/* ---- building ------------------------------------------------------------ */
+
+static int
+merge_value_ok(const json_t *v)
+{
+    size_t i;
+    json_t *e; /* borrowed */
+
+    if (json_is_object(v))
+        return 1;
+    if (!json_is_array(v))
+        return 0;
+    json_array_foreach(v, i, e) if (!json_is_object(e)) return 0;
+    return 1;
+}
+
+/* put_value hands a complete node to its parent (or makes it the document
+ * root) and records its anchor. v is stolen, also on failure. */
+static int
+put_value(struct loader *L, json_t *v, struct weight w, const char *anchor,
+          const char *raw, size_t rawlen, yaml_mark_t mark)
+{
+    struct frame *f;
+    int rc;
+
+    if (anchor && (rc = anchor_set(L, anchor, v, raw, rawlen, w)) != 0) {
+        json_decref(v);
+        return rc;
+    }
+    if (L->depth == 0) {
+        L->root = v;
+        return 0;
+    }
+    f = &L->stack[L->depth - 1];
+    f->w.nodes += w.nodes;
+    f->w.bytes += w.bytes;
+    if (w.height + 1 > f->w.height)
+        f->w.height = w.height + 1;
+    if (!f->is_map) {
+        if (json_array_append_new(f->v, v) != 0)
+            return errmsg_set(RC_NOMEM, "out of memory building a sequence");
+        return 0;
+    }
+    if (f->key_is_merge) {
+        mem_free(f->key);
+        f->key = NULL;
+        f->key_is_merge = 0;
+        if (!merge_value_ok(v)) {
+            json_decref(v);
+            return fail_at(RC_PARSE, f->merge_mark,
+                           "the value of a merge key \"<<\" must be a "
+                           "mapping or a sequence of mappings");
+        }
+        f->merge = v;
+        f->merge_pos = json_object_size(f->v);
+        return 0;
+    }
+    rc = json_object_setn_new_nocheck(f->v, f->key, f->keylen, v);
+    mem_free(f->key);
+    f->key = NULL;
+    if (rc != 0)
+        return errmsg_set(RC_NOMEM, "out of memory building a mapping");
+    return 0;
+}
+
+/* take_key accepts the text of a scalar (or scalar alias) as the next key of
+ * the mapping on top: duplicates are RC_PARSE. */
+static int
+take_key(struct loader *L, const char *s, size_t n, int is_merge, yaml_mark_t m)
+{
+    struct frame *f = &L->stack[L->depth - 1];
+    const char *why;
+    char shown[KEY_MSG_MAX + 8];
+    int rc;
+
+    if (!scalar_text_ok(s, n, &why))
+        return fail_at(RC_PARSE, m, why);
+    if ((rc = count_node(L, m, 1)) != 0)
+        return rc;
+    f->w.nodes++;
+    f->w.bytes += n;
+    if (is_merge ? f->merge != NULL : json_object_getn(f->v, s, n) != NULL) {
+        key_for_msg(shown, sizeof(shown), s, n);
+        return errmsg_set(RC_PARSE,
+                          "line %zu column %zu: duplicate mapping key \"%s\"",
+                          m.line + 1, m.column + 1, shown);
+    }
+    f->key = mem_strndup(s, n);
+    if (f->key == NULL)
+        return errmsg_set(RC_NOMEM, "out of memory reading a key");
+    f->keylen = n;
+    f->key_is_merge = is_merge;
+    if (is_merge)
+        f->merge_mark = m;
+    return 0;
+}
+
+static int
+expecting_key(const struct loader *L)
+{
+    return L->depth > 0 && L->stack[L->depth - 1].is_map &&
+           L->stack[L->depth - 1].key == NULL;
+}
+
+/* scalar_value resolves a scalar event to a new JSON value: untagged plain
+ * scalars by the core schema, other untagged ones are strings; the core
+ * tags are honoured and any other tag keeps the text as a string. */
+static int
+scalar_value(json_t **out, const yaml_event_t *ev)
+{
+    const char *s = (const char *)ev->data.scalar.value;
+    size_t n = ev->data.scalar.length;
+    const char *tag = (const char *)ev->data.scalar.tag;
+    const char *why;
+    enum kind k = K_STR;
+
+    *out = NULL;
+    if (!scalar_text_ok(s, n, &why))
+        return fail_at(RC_PARSE, ev->start_mark, why);
+    if (tag == NULL) {
+        if (ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE)
+            k = classify(s, n);
+    } else if (strncmp(tag, TAG_PREFIX, strlen(TAG_PREFIX)) == 0) {
+        const char *t = tag + strlen(TAG_PREFIX);
+        enum kind c = classify(s, n);
+        int bad = 0;
+        if (strcmp(t, "null") == 0)
+            bad = c != K_NULL, k = K_NULL;
+        else if (strcmp(t, "bool") == 0)
+            bad = c != K_TRUE && c != K_FALSE, k = c;
+        else if (strcmp(t, "int") == 0)
+            bad = c != K_INT, k = K_INT;
+        else if (strcmp(t, "float") == 0)
+            bad = c != K_INT && c != K_FLOAT && c != K_INFNAN,
+            k = c == K_INFNAN ? K_STR : K_FLOAT;
+        if (strcmp(t, "int") == 0 && !bad) {
+            json_int_t iv;
+            int ovf;
+            int_form(s, n, &iv, &ovf);
+            if (ovf)
+                return fail_at(RC_PARSE, ev->start_mark,
+                               "invalid !!int value (out of 64-bit range)");
+        }
+        if (k == K_FLOAT && c == K_INT &&
+            (n > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'o')))
+            bad = 1; /* no hex or octal floats */
+        if (bad) {
+            char m[64];
+            snprintf(m, sizeof(m), "invalid !!%s value", t);
+            return fail_at(RC_PARSE, ev->start_mark, m);
+        }
+    }
+    *out = make_value(k, s, n);
+    if (*out == NULL)
+        return errmsg_set(RC_NOMEM, "out of memory reading a scalar");
+    return 0;
+}
+
+static int
+on_scalar(struct loader *L, const yaml_event_t *ev)
+{
+    const char *s = (const char *)ev->data.scalar.value;
+    size_t n = ev->data.scalar.length;
+    const char *anchor = (const char *)ev->data.scalar.anchor;
+    struct weight w = {1, n, 0};
+    json_t *v = NULL; /* owned */
+    int rc;
+
+    if (expecting_key(L)) {
+        int merge = n == 2 && memcmp(s, "<<", 2) == 0 &&
+                    ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
+                    ev->data.scalar.tag == NULL;
+        if ((rc = take_key(L, s, n, merge, ev->start_mark)) != 0)
+            return rc;
+        if (anchor == NULL)
+            return 0;
+        /* an anchored key may later be used as a value: record it */
+        if ((rc = scalar_value(&v, ev)) != 0)
+            return rc;
+        rc = anchor_set(L, anchor, v, s, n, w);
+        json_decref(v);
+        return rc;
+    }
+    if ((rc = count_node(L, ev->start_mark, 1)) != 0)
+        return rc;
+    if ((rc = scalar_value(&v, ev)) != 0)
+        return rc;
+    if (L->depth == 0)
+        L->root_empty = n == 0 && anchor == NULL &&
+                        ev->data.scalar.tag == NULL &&
+                        ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
+    return put_value(L, v, w, anchor, s, n, ev->start_mark);
+}
+
+static int
+on_alias(struct loader *L, const yaml_event_t *ev)
+{
+    const char *name = (const char *)ev->data.alias.anchor;
+    yaml_mark_t m = ev->start_mark;
+    struct anchor *a = anchor_find(L, name);
+    json_t *v; /* owned */
+    char shown[KEY_MSG_MAX + 8];
+    int rc;
+
+    if (a == NULL) {
+        key_for_msg(shown, sizeof(shown), name, strlen(name));
+        return errmsg_set(RC_PARSE,
+                          "line %zu column %zu: undefined (or recursive) "
+                          "alias \"*%s\"",
+                          m.line + 1, m.column + 1, shown);
+    }
+    if (a->w.nodes > L->max_alias - L->alias_nodes)
+        return errmsg_set(RC_LIMIT,
+                          "line %zu column %zu: aliases expand to more than "
+                          "%zu nodes (max_alias_nodes)",
+                          m.line + 1, m.column + 1, L->max_alias);
+    if (a->w.bytes > L->max_bytes - L->alias_bytes)
+        return errmsg_set(RC_LIMIT,
+                          "line %zu column %zu: aliases expand to more than "
+                          "%zu bytes of text (max_bytes)",
+                          m.line + 1, m.column + 1, L->max_bytes);
+    L->alias_nodes += a->w.nodes;
+    L->alias_bytes += a->w.bytes;
+    if (expecting_key(L)) {
+        if (a->raw == NULL)
+            return fail_at(RC_PARSE, m, "mapping keys must be scalars");
+        return take_key(L, a->raw, a->rawlen, 0, m);
+    }
+    if (L->depth + a->w.height > L->max_depth)
+        return errmsg_set(RC_LIMIT,
+                          "line %zu column %zu: nesting deeper than %d "
+                          "(max_depth)",
+                          m.line + 1, m.column + 1, L->max_depth);
+    if ((rc = count_node(L, m, a->w.nodes)) != 0)
+        return rc;
+    v = json_deep_copy(a->v);
+    if (v == NULL)
+        return errmsg_set(RC_NOMEM, "out of memory expanding an alias");
+    return put_value(L, v, a->w, NULL, NULL, 0, m);
+}
+
+static int
+on_start(struct loader *L, const yaml_event_t *ev, int is_map)
+{
+    const char *anchor = is_map ? (const char *)ev->data.mapping_start.anchor
+                                : (const char *)ev->data.sequence_start.anchor;
+    yaml_mark_t m = ev->start_mark;
+    struct frame *f;
+    int rc;
+
+    if (expecting_key(L))
+        return fail_at(RC_PARSE, m, "mapping keys must be scalars");
+    if (L->depth + 1 > L->max_depth)
+        return errmsg_set(RC_LIMIT,
+                          "line %zu column %zu: nesting deeper than %d "
+                          "(max_depth)",
+                          m.line + 1, m.column + 1, L->max_depth);
+    if ((rc = count_node(L, m, 1)) != 0)
+        return rc;
+    if (L->depth == L->cap) {
+        int nc = L->cap ? L->cap * 2 : 16;
+        struct frame *ns = mem_realloc(L->stack, (size_t)nc * sizeof(*ns));
+        if (ns == NULL)
+            return errmsg_set(RC_NOMEM, "out of memory");
+        L->stack = ns;
+        L->cap = nc;
+    }
+    f = &L->stack[L->depth];
+    memset(f, 0, sizeof(*f));
+    f->is_map = is_map;
+    f->mark = m;
+    f->w = (struct weight){1, 0, 1};
+    f->v = is_map ? json_object() : json_array();
+    if (anchor)
+        f->anchor = mem_strdup(anchor);
+    if (f->v == NULL || (anchor && f->anchor == NULL)) {
+        frame_cleanup(f);
+        return errmsg_set(RC_NOMEM, "out of memory");
+    }
+    L->depth++;
+    return 0;
+}
+
+static int
+add_merged(json_t *out, const struct frame *f)
+{
+    size_t nsrc = json_is_array(f->merge) ? json_array_size(f->merge) : 1;
+    json_t *val; /* borrowed */
+    const char *k;
+    size_t klen;
+
+    for (size_t i = 0; i < nsrc; i++) {
+        json_t *src = json_is_array(f->merge) /* borrowed */
+                          ? json_array_get(f->merge, i)
+                          : f->merge;
+        json_object_keylen_foreach(src, k, klen, val)
+        {
+            if (json_object_getn(f->v, k, klen) ||
+                json_object_getn(out, k, klen))
+                continue;
+            if (json_object_setn_nocheck(out, k, klen, val) != 0)
+                return RC_NOMEM;
+        }
+    }
+    return 0;
+}
+
+/* apply_merge rebuilds f->v with the keys of the "<<" sources inserted
+ * where "<<" stood: explicit keys win, then earlier sources. */
+static int
+apply_merge(struct frame *f)
+{
+    json_t *out = json_object(); /* owned */
+    json_t *val;                 /* borrowed */
+    const char *k;
+    size_t klen, idx = 0;
+    int rc = out ? 0 : RC_NOMEM;
+
+    if (rc == 0 && f->merge_pos == 0)
+        rc = add_merged(out, f);
+    if (rc == 0) {
+        json_object_keylen_foreach(f->v, k, klen, val)
+        {
+            if (json_object_setn_nocheck(out, k, klen, val) != 0 ||
+                (++idx == f->merge_pos && add_merged(out, f) != 0)) {
+                rc = RC_NOMEM;
+                break;
+            }
+        }
+    }
+    if (rc != 0) {
+        json_decref(out);
+        return errmsg_set(RC_NOMEM, "out of memory merging keys");
+    }
+    json_decref(f->v);
+    f->v = out;
+    return 0;
+}
+
+static int
+on_end(struct loader *L)
+{
+    struct frame f;
+    int rc;
+
+    if (L->depth == 0)
+        return errmsg_set(RC_INTERNAL, "unbalanced YAML events");
+    f = L->stack[--L->depth];
+    if (f.merge && (rc = apply_merge(&f)) != 0) {
+        frame_cleanup(&f);
+        return rc;
+    }
+    rc = put_value(L, f.v, f.w, f.anchor, NULL, 0, f.mark);
+    f.v = NULL; /* stolen */
+    frame_cleanup(&f);
+    return rc;
+}
+
+/* ---- the event loop ------------------------------------------------------ */
+
+/* parser_error translates libyaml's error state once (STYLE.md). */
+static int
+parser_error(const yaml_parser_t *p, const char *in, size_t n)
+{
+    size_t line = 1, col = 1;
+
+    switch (p->error) {
+    case YAML_MEMORY_ERROR:
+        return errmsg_set(RC_NOMEM, "out of memory parsing YAML");
+    case YAML_READER_ERROR:
+        /* reader errors carry a byte offset, not a mark */
+        for (size_t i = 0; i < p->problem_offset && i < n; i++) {
+            if (in[i] == '\n')
+                line++, col = 1;
+            else if (((unsigned char)in[i] & 0xC0) != 0x80)
+                col++;
+        }
+        return errmsg_set(RC_PARSE, "line %zu column %zu: %s", line, col,
+                          p->problem ? p->problem : "unreadable input");
+    case YAML_SCANNER_ERROR:
+    case YAML_PARSER_ERROR:
+        if (p->context)
+            return errmsg_set(RC_PARSE,
+                              "line %zu column %zu: %s (%s at line %zu "
+                              "column %zu)",
+                              p->problem_mark.line + 1,
+                              p->problem_mark.column + 1, p->problem,
+                              p->context, p->context_mark.line + 1,
+                              p->context_mark.column + 1);
+        return errmsg_set(RC_PARSE, "line %zu column %zu: %s",
+                          p->problem_mark.line + 1, p->problem_mark.column + 1,
+                          p->problem);
+    default:
+        return errmsg_set(RC_PARSE, "invalid YAML");
+    }
+}
+
+static int
+on_event(struct loader *L, const yaml_event_t *ev)
+{
+    int rc;
+
+    switch (ev->type) {
+    case YAML_DOCUMENT_START_EVENT:
+        if (++L->ndocs > L->max_docs)
+            return errmsg_set(RC_LIMIT,
+                              "line %zu column %zu: more than %zu "
+                              "documents (max_docs)",
+                              ev->start_mark.line + 1,
+                              ev->start_mark.column + 1, L->max_docs);
+        L->doc_nodes = 0;
+        L->root_empty = 0;
+        anchors_reset(L); /* anchors are local to a document */
+        return 0;
+    case YAML_DOCUMENT_END_EVENT:
+        if (L->root && !L->root_empty) {
+            rc = json_array_append_new(L->docs, L->root);
+            L->root = NULL;
+            if (rc != 0)
+                return errmsg_set(RC_NOMEM, "out of memory");
+        }
+        json_decref(L->root);
+        L->root = NULL;
+        anchors_reset(L);
+        return 0;
+    case YAML_SCALAR_EVENT:
+        return on_scalar(L, ev);
+    case YAML_ALIAS_EVENT:
+        return on_alias(L, ev);
+    case YAML_SEQUENCE_START_EVENT:
+        return on_start(L, ev, 0);
+    case YAML_MAPPING_START_EVENT:
+        return on_start(L, ev, 1);
+    case YAML_SEQUENCE_END_EVENT:
+    case YAML_MAPPING_END_EVENT:
+        return on_end(L);
+    default:
+        return 0;
+    }
+}
+
+int
+yj_load_all(json_t **out, const char *p, size_t n, const struct yj_limits *lim)
+{
+    struct loader L = {0};
+    yaml_parser_t parser;
+    yaml_event_t ev;
+    int rc = 0, done = 0, have_parser = 0;
+
+    *out = NULL;
+    L.max_bytes = lim && lim->max_bytes ? lim->max_bytes : YJ_DEFAULT_MAX_BYTES;
+    L.max_depth =
+        lim && lim->max_depth > 0 ? lim->max_depth : YJ_DEFAULT_MAX_DEPTH;
+    L.max_nodes = lim && lim->max_nodes ? lim->max_nodes : YJ_DEFAULT_MAX_NODES;
+    L.max_alias = lim && lim->max_alias_nodes ? lim->max_alias_nodes
+                                              : YJ_DEFAULT_MAX_ALIAS_NODES;
+    L.max_docs = lim && lim->max_docs ? lim->max_docs : YJ_DEFAULT_MAX_DOCS;
+    if (n > L.max_bytes)
+        return errmsg_set(RC_LIMIT,
+                          "YAML input of %zu bytes is over the limit of %zu "
+                          "(max_bytes)",
+                          n, L.max_bytes);
+    L.docs = json_array();
+    if (L.docs == NULL) {
+        rc = errmsg_set(RC_NOMEM, "out of memory");
+        goto cleanup;
+    }
+    if (!yaml_parser_initialize(&parser)) {
+        rc = errmsg_set(RC_NOMEM, "out of memory starting the YAML parser");
+        goto cleanup;
+    }
+    have_parser = 1;
+    yaml_parser_set_input_string(&parser, (const unsigned char *)p, n);
+    while (!done) {
+        if (!yaml_parser_parse(&parser, &ev)) {
+            rc = parser_error(&parser, p, n);
+            goto cleanup;
+        }
+        done = ev.type == YAML_STREAM_END_EVENT;
+        rc = on_event(&L, &ev);
+        yaml_event_delete(&ev);
+        if (rc != 0)
+            goto cleanup;
+    }
+    *out = L.docs;
+    L.docs = NULL;
+
+cleanup:
+    if (have_parser)
+        yaml_parser_delete(&parser);
+    while (L.depth > 0)
+        frame_cleanup(&L.stack[--L.depth]);
+    mem_free(L.stack);
+    anchors_reset(&L);
+    mem_free(L.anchors);
+    json_decref(L.root);
+    json_decref(L.docs);
+    return rc;
+}
+
+int
+yj_load_one(json_t **out, const char *p, size_t n, const struct yj_limits *lim)
+{
+    json_t *all = NULL; /* owned */
+    int rc;
+
+    *out = NULL;
+    if ((rc = yj_load_all(&all, p, n, lim)) != 0)
+        return rc;
+    if (json_array_size(all) != 1) {
+        rc = errmsg_set(RC_PARSE,
+                        "expected exactly one YAML document, found %zu",
+                        json_array_size(all));
+        json_decref(all);
+        return rc;
+    }
+    *out = json_incref(json_array_get(all, 0));
+    json_decref(all);
+    return 0;
+}
+
+/* ---- dumping ------------------------------------------------------------- */
+
+/* cp_printable: characters libyaml reads back as themselves anywhere,
+ * without an escape. Line breaks, tabs and the BOM are left out on purpose:
+ * callers treat them specially. */
+static int
+cp_printable(uint32_t c)
+{
+    if (c == 0x2028 || c == 0x2029) /* line breaks to libyaml (YAML 1.1) */
+        return 0;
+    return (c >= 0x20 && c <= 0x7E) || (c >= 0xA0 && c <= 0xD7FF) ||
+           (c >= 0xE000 && c <= 0xFFFD && c != 0xFEFF) ||
+           (c >= 0x10000 && c <= 0x10FFFF);
+}
+
+static int
+ci_equal(const char *s, size_t n, const char *w)
+{
+    return strlen(w) == n && strncasecmp(s, w, n) == 0;
+}
+
+/* yaml11_special: plain text that YAML 1.1 readers (kubectl's
+ * sigs.k8s.io/yaml, PyYAML) or merge-key aware readers would not take as a
+ * string, even though the 1.2 core schema would. Quoting it costs nothing
+ * and keeps our output portable. */
+static int
+yaml11_special(const char *s, size_t n)
+{
+    static const char *const words[] = {
+        "y",    "yes", "n", "no",   "on",    "off",   "true", "false",
+        "null", "<<",  "=", ".inf", "+.inf", "-.inf", ".nan", NULL};
+    size_t i = 0;
+
+    for (const char *const *w = words; *w; w++)
+        if (ci_equal(s, n, *w))
+            return 1;
+    if (i < n && (s[i] == '-' || s[i] == '+'))
+        i++;
+    if (i < n && s[i] == '.')
+        i++;
+    if (i == n || s[i] < '0' || s[i] > '9')
+        return 0;
+    /* numbers, sexagesimals, timestamps, 0b..., 1_000 */
+    for (i = 0; i < n; i++)
+        if (!strchr("0123456789abcdefABCDEFxXoObB_.:+-tTzZ", s[i]))
+            return 0;
+    return 1;
+}
+
+/* plain_ok: s can be written as a plain scalar and read back as the same
+ * string, in block context, as a key or as a value. */
+static int
+plain_ok(const char *s, size_t n)
+{
+    size_t i = 0;
+    uint32_t cp;
+
+    if (n == 0 || strchr("?:,[]{}#&*!|>'\"%@`", s[0]))
+        return 0;
+    if (s[0] == '-' && (n == 1 || s[1] == ' '))
+        return 0;
+    if (n >= 3 && (memcmp(s, "---", 3) == 0 || memcmp(s, "...", 3) == 0))
+        return 0;
+    if (s[0] == ' ' || s[n - 1] == ' ' || s[n - 1] == ':')
+        return 0;
+    while (i < n) {
+        if (u8_next((const unsigned char *)s, n, &i, &cp) != 0 ||
+            !cp_printable(cp))
+            return 0;
+        if (cp == ':' && i < n && s[i] == ' ')
+            return 0;
+        if (cp == ' ' && i < n && s[i] == '#')
+            return 0;
+    }
+    return classify(s, n) == K_STR && !yaml11_special(s, n);
+}
+
+/* literal_ok: a multi-line string that a "|" block scalar carries exactly:
+ * no leading blank (that would need an indentation indicator), only
+ * printable characters, tabs and '\n' line breaks. */
+static int
+literal_ok(const char *s, size_t n)
+{
+    size_t i = 0;
+    uint32_t cp;
+
+    if (n == 0 || memchr(s, '\n', n) == NULL || s[0] == ' ' || s[0] == '\t' ||
+        s[0] == '\n')
+        return 0;
+    while (i < n) {
+        if (u8_next((const unsigned char *)s, n, &i, &cp) != 0)
+            return 0;
+        if (cp != '\n' && cp != '\t' && !cp_printable(cp))
+            return 0;
+    }
+    return 1;
+}
+
+static int
+add_spaces(struct buf *b, int n)
+{
+    static const char sp[] = "                                ";
+    int rc = 0;
+
+    while (n > 0 && rc == 0) {
+        int k = n > 32 ? 32 : n;
+        rc = buf_add(b, sp, (size_t)k);
+        n -= k;
+    }
+    return rc;
+}
+
+static int
+emit_quoted(struct buf *b, const char *s, size_t n)
+{
+    size_t i = 0, run = 0;
+    uint32_t cp;
+    int rc = buf_addc(b, '"');
+
+    while (rc == 0 && i < n) {
+        size_t at = i;
+        const char *esc = NULL;
+        char tmp[12];
+
+        if (u8_next((const unsigned char *)s, n, &i, &cp) != 0) {
+            cp = (unsigned char)s[at]; /* not from our loader: best effort */
+            i = at + 1;
+            snprintf(tmp, sizeof(tmp), "\\x%02X", (unsigned)cp);
+            esc = tmp;
+        } else {
+            switch (cp) {
+            case '"':
+                esc = "\\\"";
+                break;
+            case '\\':
+                esc = "\\\\";
+                break;
+            case 0:
+                esc = "\\0";
+                break;
+            case 7:
+                esc = "\\a";
+                break;
+            case 8:
+                esc = "\\b";
+                break;
+            case 9:
+                esc = "\\t";
+                break;
+            case 10:
+                esc = "\\n";
+                break;
+            case 11:
+                esc = "\\v";
+                break;
+            case 12:
+                esc = "\\f";
+                break;
+            case 13:
+                esc = "\\r";
+                break;
+            case 27:
+                esc = "\\e";
+                break;
+            case 0x85:
+                esc = "\\N";
+                break;
+            case 0x2028:
+                esc = "\\L";
+                break;
+            case 0x2029:
+                esc = "\\P";
+                break;
+            default:
+                if (cp_printable(cp))
+                    break;
+                snprintf(tmp, sizeof(tmp), cp <= 0xFF ? "\\x%02X" : "\\u%04X",
+                         (unsigned)cp);
+                esc = tmp;
+            }
+        }
+        if (esc == NULL) {
+            run += i - at;
+            continue;
+        }
+        rc = buf_add(b, s + at - run, run);
+        run = 0;
+        if (rc == 0)
+            rc = buf_addstr(b, esc);
+    }
+    if (rc == 0)
+        rc = buf_add(b, s + n - run, run);
+    return rc ? rc : buf_addc(b, '"');
+}
+
+/* emit_literal writes a "|" block scalar whose lines sit at `indent`. */
+static int
+emit_literal(struct buf *b, const char *s, size_t n, int indent)
+{
+    size_t t = 0, body, i = 0;
+    int rc;
+
+    while (t < n && s[n - 1 - t] == '\n')
+        t++;
+    body = n - t;
+    rc = buf_addstr(b, t == 0 ? "|-\n" : t == 1 ? "|\n" : "|+\n");
+    while (rc == 0 && i < body) {
+        const char *nl = memchr(s + i, '\n', body - i);
+        size_t end = nl ? (size_t)(nl - s) : body;
+        if (end > i && (rc = add_spaces(b, indent)) == 0)
+            rc = buf_add(b, s + i, end - i);
+        if (rc == 0)
+            rc = buf_addc(b, '\n');
+        i = end + 1;
+    }
+    for (size_t k = 1; rc == 0 && k < t; k++)
+        rc = buf_addc(b, '\n');
+    return rc;
+}
+
+/* fmt_real: the shortest of %.15g..%.17g that reads back as d, always
+ * with a '.' so that YAML readers see a float ("1.0", "1.0e+300"). */
+static void
+fmt_real(double d, char *out, size_t sz)
+{
+    char tmp[40], *e;
+
+    for (int prec = 15; prec <= 17; prec++) {
+        snprintf(tmp, sizeof(tmp), "%.*g", prec, d);
+        if (strtod(tmp, NULL) == d)
+            break;
+    }
+    if (strchr(tmp, '.') == NULL) {
+        e = strpbrk(tmp, "eE");
+        if (e)
+            snprintf(out, sz, "%.*s.0%s", (int)(e - tmp), tmp, e);
+        else
+            snprintf(out, sz, "%s.0", tmp);
+    } else {
+        snprintf(out, sz, "%s", tmp);
+    }
+}
+
+/* emit_scalar writes a scalar or an empty collection and ends the line;
+ * `indent` is where the lines of a block scalar go. */
+static int
+emit_scalar(struct buf *b, const json_t *v, int indent)
+{
+    char num[48];
+    const char *s;
+    size_t n;
+    int rc;
+
+    switch (json_typeof(v)) {
+    case JSON_OBJECT:
+        return buf_addstr(b, "{}\n");
+    case JSON_ARRAY:
+        return buf_addstr(b, "[]\n");
+    case JSON_INTEGER:
+        return buf_addf(b, "%" JSON_INTEGER_FORMAT "\n", json_integer_value(v));
+    case JSON_REAL:
+        fmt_real(json_real_value(v), num, sizeof(num));
+        return buf_addf(b, "%s\n", num);
+    case JSON_TRUE:
+        return buf_addstr(b, "true\n");
+    case JSON_FALSE:
+        return buf_addstr(b, "false\n");
+    case JSON_NULL:
+        return buf_addstr(b, "null\n");
+    case JSON_STRING:
+        break;
+    }
+    s = json_string_value(v);
+    n = json_string_length(v);
+    if (literal_ok(s, n))
+        return emit_literal(b, s, n, indent);
+    if (plain_ok(s, n))
+        rc = buf_add(b, s, n);
+    else
+        rc = emit_quoted(b, s, n);
+    return rc ? rc : buf_addc(b, '\n');
+}
+
+/* emit_key writes `key:`; a key too long for libyaml's implicit keys is
+ * written in the explicit form "? key\n<indent>:". */
+static int
+emit_key(struct buf *b, const char *k, size_t n, int indent)
+{
+    size_t start = b->len;
+    int rc = plain_ok(k, n) ? buf_add(b, k, n) : emit_quoted(b, k, n);
+
+    if (rc != 0 || b->len - start <= SIMPLE_KEY_MAX)
+        return rc ? rc : buf_addc(b, ':');
+    if ((rc = buf_add(b, "? ", 2)) != 0)
+        return rc;
+    memmove(b->ptr + start + 2, b->ptr + start, b->len - 2 - start);
+    memcpy(b->ptr + start, "? ", 2);
+    if ((rc = buf_addc(b, '\n')) == 0 && (rc = add_spaces(b, indent)) == 0)
+        rc = buf_addc(b, ':');
+    return rc;
+}
+
+static int emit_map(struct buf *b, const json_t *o, int indent, int inline1,
+                    int depth);
+static int emit_seq(struct buf *b, const json_t *a, int indent, int inline1,
+                    int depth);
+
+static int
+is_block(const json_t *v)
+{
+    return (json_is_object(v) && json_object_size(v) > 0) ||
+           (json_is_array(v) && json_array_size(v) > 0);
+}
+
+/* emit_map writes the entries of o at `indent`; with inline1 the first one
+ * continues the current line (after "- "). */
+static int
+emit_map(struct buf *b, const json_t *o, int indent, int inline1, int depth)
+{
+    const char *k;
+    size_t klen;
+    json_t *v; /* borrowed */
+    int rc = 0;
+
+    if (depth > YJ_DUMP_MAX_DEPTH)
+        return errmsg_set(RC_LIMIT, "value nested deeper than %d",
+                          YJ_DUMP_MAX_DEPTH);
+    json_object_keylen_foreach((json_t *)o, k, klen, v)
+    {
+        if (!inline1 && (rc = add_spaces(b, indent)) != 0)
+            break;
+        inline1 = 0;
+        if ((rc = emit_key(b, k, klen, indent)) != 0)
+            break;
+        if ((rc = buf_addc(b, is_block(v) ? '\n' : ' ')) != 0)
+            break;
+        if (json_is_object(v) && is_block(v))
+            rc = emit_map(b, v, indent + 2, 0, depth + 1);
+        else if (is_block(v)) /* kubectl layout: "key:\n- item" */
+            rc = emit_seq(b, v, indent, 0, depth + 1);
+        else
+            rc = emit_scalar(b, v, indent + 2);
+        if (rc != 0)
+            break;
+    }
+    return rc;
+}
+
+static int
+emit_seq(struct buf *b, const json_t *a, int indent, int inline1, int depth)
+{
+    size_t i;
+    json_t *v; /* borrowed */
+    int rc = 0;
+
+    if (depth > YJ_DUMP_MAX_DEPTH)
+        return errmsg_set(RC_LIMIT, "value nested deeper than %d",
+                          YJ_DUMP_MAX_DEPTH);
+    json_array_foreach(a, i, v)
+    {
+        if (!inline1 && (rc = add_spaces(b, indent)) != 0)
+            break;
+        inline1 = 0;
+        if ((rc = buf_add(b, "- ", 2)) != 0)
+            break;
+        if (json_is_object(v) && is_block(v))
+            rc = emit_map(b, v, indent + 2, 1, depth + 1);
+        else if (is_block(v))
+            rc = emit_seq(b, v, indent + 2, 1, depth + 1);
+        else
+            rc = emit_scalar(b, v, indent + 2);
+        if (rc != 0)
+            break;
+    }
+    return rc;
+}
+
+int
+yj_dump(const json_t *v, struct buf *out)
+{
+    size_t start = out->len;
+    int rc;
+
+    if (json_is_object(v) && is_block(v))
+        rc = emit_map(out, v, 0, 1, 1);
+    else if (is_block(v))
+        rc = emit_seq(out, v, 0, 1, 1);
+    else
+        rc = emit_scalar(out, v, 2);
+    if (rc != 0) {
+        out->len = start;
+        if (out->ptr)
+            out->ptr[start] = '\0';
+        if (rc == RC_LIMIT)
+            return errmsg_prefix(rc, "YAML output");
+        return errmsg_set(rc, "out of memory writing YAML");
+    }
+    return 0;
+}
