@@ -1,0 +1,160 @@
+/* inj_util.c: small jansson helpers the injector's files share.
+ *
+ * Every setter returns 0 or RC_NOMEM (with errmsg set) and, when it takes a
+ * value with a `_new` meaning, releases that value on failure too. */
+#include "injector/inj_internal.h"
+#include "lib/errmsg.h"
+#include "lib/mem.h"
+#include "lib/rc.h"
+
+#include <string.h>
+
+static int
+nomem(void)
+{
+    return errmsg_set(RC_NOMEM, "out of memory while injecting");
+}
+
+int
+inj_set_new(json_t *obj, const char *key, json_t *v)
+{
+    if (v == NULL || json_object_set_new(obj, key, v) != 0)
+        return nomem();
+    return 0;
+}
+
+int
+inj_append_new(json_t *arr, json_t *v)
+{
+    if (v == NULL || json_array_append_new(arr, v) != 0)
+        return nomem();
+    return 0;
+}
+
+int
+inj_set_int(json_t *obj, const char *key, long long v)
+{
+    return inj_set_new(obj, key, json_integer(v));
+}
+
+int
+inj_set_bool(json_t *obj, const char *key, int v)
+{
+    return inj_set_new(obj, key, json_boolean(v));
+}
+
+int
+inj_arr_append_str(json_t *arr, const char *s)
+{
+    return inj_append_new(arr, json_string(s));
+}
+
+json_t *
+inj_str_array(const char *const *items)
+{
+    json_t *a = json_array(); /* owned */
+
+    for (size_t i = 0; a != NULL && items[i] != NULL; i++) {
+        if (json_array_append_new(a, json_string(items[i])) != 0) {
+            json_decref(a);
+            return NULL;
+        }
+    }
+    return a;
+}
+
+json_t *
+inj_arr_find(const json_t *arr, const char *name, size_t *idx)
+{
+    size_t i;
+    json_t *e; /* borrowed */
+
+    json_array_foreach(arr, i, e)
+    {
+        const char *n = jutil_str(e, "name");
+        if (n != NULL && strcmp(n, name) == 0) {
+            if (idx != NULL)
+                *idx = i;
+            return e;
+        }
+    }
+    return NULL;
+}
+
+static int
+name_listed(const json_t *names, const char *n)
+{
+    size_t i;
+    json_t *e; /* borrowed */
+
+    json_array_foreach(names, i, e)
+    {
+        if (json_is_string(e) && strcmp(json_string_value(e), n) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+/* Removes every element whose "name" is listed; returns how many. Cannot
+ * fail (removal only shrinks). */
+int
+inj_arr_remove_names(json_t *arr, const json_t *names)
+{
+    size_t i = 0;
+    int removed = 0;
+
+    if (!json_is_array(arr) || !json_is_array(names))
+        return 0;
+    while (i < json_array_size(arr)) {
+        const char *n = jutil_str(json_array_get(arr, i), "name");
+        if (n != NULL && name_listed(names, n)) {
+            json_array_remove(arr, i);
+            removed++;
+        } else {
+            i++;
+        }
+    }
+    return removed;
+}
+
+int
+inj_env_add(json_t *env, const char *name, const char *value)
+{
+    json_t *e = json_object(); /* owned */
+
+    if (e == NULL || json_object_set_new(e, "name", json_string(name)) != 0 ||
+        json_object_set_new(e, "value", json_string(value)) != 0) {
+        json_decref(e);
+        return nomem();
+    }
+    return inj_append_new(env, e);
+}
+
+/* inj_env_set replaces the value of an existing entry in place, or
+ * appends. */
+int
+inj_env_set(json_t *env, const char *name, const char *value)
+{
+    json_t *e = inj_arr_find(env, name, NULL); /* borrowed */
+
+    if (e == NULL)
+        return inj_env_add(env, name, value);
+    json_object_del(e, "valueFrom");
+    return inj_set_new(e, "value", json_string(value));
+}
+
+int
+inj_env_field(json_t *env, const char *name, const char *field_path)
+{
+    json_t *e = json_pack("{s:s, s:{s:{s:s}}}", "name", name, "valueFrom",
+                          "fieldRef", "fieldPath", field_path); /* owned */
+    return inj_append_new(env, e);
+}
+
+const char *
+inj_container_env(const json_t *c, const char *name)
+{
+    json_t *e = inj_arr_find(jutil_arr(c, "env"), name, NULL); /* borrowed */
+
+    return e ? jutil_str(e, "value") : NULL;
+}

@@ -1,0 +1,640 @@
+/* sidecar.c: the istio-init and istio-proxy containers of Istio's sidecar
+ * template (classic mode), rendered as JSON.
+ *
+ * Field values follow the template exactly (args order, env order, the
+ * securityContext of each mode); mizzen differences: the proxy mounts the
+ * Citadel-style Secret istio.<sa> at /etc/certs instead of the SDS sockets,
+ * and GOMEMLIMIT is not set (the agent is not a Go program). */
+#include "injector/inj_internal.h"
+#include "lib/errmsg.h"
+#include "lib/mem.h"
+#include "lib/rc.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int
+nomem(void)
+{
+    return errmsg_set(RC_NOMEM, "out of memory building the sidecar");
+}
+
+/* ---- helpers ---------------------------------------------------------- */
+
+static int
+cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* add_metadata_env appends proxyMetadata as env, keys sorted (Go ranges
+ * over a map in key order). */
+static int
+add_metadata_env(json_t *env, const json_t *md, int set)
+{
+    const char **keys;
+    const char *k;
+    json_t *v;
+    size_t n = 0;
+    int rc = 0;
+
+    if (json_object_size(md) == 0)
+        return 0;
+    keys = mem_calloc(json_object_size(md), sizeof(*keys));
+    if (keys == NULL)
+        return nomem();
+    json_object_foreach((json_t *)md, k, v)
+    {
+        if (json_is_string(v))
+            keys[n++] = k;
+    }
+    qsort(keys, n, sizeof(*keys), cmp_str);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        const char *val = jutil_str(md, keys[i]);
+        rc = set ? inj_env_set(env, keys[i], val)
+                 : inj_env_add(env, keys[i], val);
+    }
+    mem_free(keys);
+    return rc;
+}
+
+/* strip_nulls: a deep copy without null members (helm null = unset);
+ * NULL when nothing is left or on RC_NOMEM (*err set). */
+static json_t *
+strip_nulls(const json_t *v, int *err)
+{
+    const char *k;
+    json_t *e, *r, *c;
+
+    if (!json_is_object(v))
+        return json_is_null(v) ? NULL : json_deep_copy(v);
+    r = json_object();
+    if (r == NULL) {
+        *err = 1;
+        return NULL;
+    }
+    json_object_foreach((json_t *)v, k, e)
+    {
+        c = strip_nulls(e, err);
+        if (c != NULL && json_object_set_new(r, k, c) != 0)
+            *err = 1;
+    }
+    if (*err || json_object_size(r) == 0) {
+        json_decref(r);
+        return NULL;
+    }
+    return r;
+}
+
+/* inj_resources: *out = the proxy's resources, or NULL for none. */
+int
+inj_resources(const struct inj_ctx *ctx, json_t **out)
+{
+    const struct inj_params *p = &ctx->p;
+    json_t *r = NULL, *req = NULL, *lim = NULL; /* owned */
+    int err = 0;
+
+    *out = NULL;
+    if (!p->cpu && !p->mem && !p->cpu_limit && !p->mem_limit) {
+        if (ctx->cfg->v.resources == NULL)
+            return 0;
+        *out = strip_nulls(ctx->cfg->v.resources, &err);
+        return err ? nomem() : 0;
+    }
+    r = json_object();
+    if (r == NULL)
+        return nomem();
+    if (p->cpu || p->mem) {
+        req = json_object();
+        if (req == NULL || (p->cpu && jutil_set_str(req, "cpu", p->cpu)) ||
+            (p->mem && jutil_set_str(req, "memory", p->mem)) ||
+            json_object_set(r, "requests", req) != 0)
+            err = 1;
+    }
+    if (!err && (p->cpu_limit || p->mem_limit)) {
+        lim = json_object();
+        if (lim == NULL ||
+            (p->cpu_limit && jutil_set_str(lim, "cpu", p->cpu_limit)) ||
+            (p->mem_limit && jutil_set_str(lim, "memory", p->mem_limit)) ||
+            json_object_set(r, "limits", lim) != 0)
+            err = 1;
+    }
+    json_decref(req);
+    json_decref(lim);
+    if (err) {
+        json_decref(r);
+        return nomem();
+    }
+    *out = r;
+    return 0;
+}
+
+/* excluded_inbound: Istio's excludeInboundPort(statusPort, list). */
+static int
+excluded_inbound(int port, const char *list, struct buf *out)
+{
+    char ps[16];
+    const char *p = list;
+    int first = 1;
+
+    if (port == 0)
+        return buf_addstr(out, list);
+    snprintf(ps, sizeof(ps), "%d", port);
+    for (p = list; *p;) {
+        const char *end = strchr(p, ',');
+        size_t n = end ? (size_t)(end - p) : strlen(p);
+        if (n == strlen(ps) && memcmp(p, ps, n) == 0)
+            return buf_addstr(out, list);
+        if (end == NULL)
+            break;
+        p = end + 1;
+    }
+    for (p = list; *p;) {
+        const char *end = strchr(p, ',');
+        size_t n = end ? (size_t)(end - p) : strlen(p);
+        const char *s = p;
+        while (n > 0 && (*s == ' ' || *s == '\t')) {
+            s++;
+            n--;
+        }
+        while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+            n--;
+        if (n > 0) {
+            if ((!first && buf_addc(out, ',')) || buf_add(out, s, n))
+                return RC_NOMEM;
+            first = 0;
+        }
+        if (end == NULL)
+            break;
+        p = end + 1;
+    }
+    if (!first && buf_addc(out, ','))
+        return RC_NOMEM;
+    return buf_addstr(out, ps);
+}
+
+static int
+add_arg_pair(json_t *args, const char *flag, const char *v)
+{
+    return inj_arr_append_str(args, flag) || inj_arr_append_str(args, v)
+               ? RC_NOMEM
+               : 0;
+}
+
+static json_t *
+init_args(const struct inj_ctx *ctx)
+{
+    const struct inj_params *p = &ctx->p;
+    const struct inj_vals *v = &ctx->cfg->v;
+    json_t *a = json_array(); /* owned */
+    char num[3][16];
+    struct buf d;
+    int uid = 1337, rc;
+
+    if (a == NULL)
+        return NULL;
+    if (ctx->user_run_as > 0 && strcmp(p->interception, "TPROXY") != 0)
+        uid = ctx->user_run_as;
+    snprintf(num[0], sizeof(num[0]), "%d", v->listen_port);
+    snprintf(num[1], sizeof(num[1]), "%d", v->inbound_listen_port);
+    snprintf(num[2], sizeof(num[2]), "%d", uid);
+    buf_init(&d, 1 << 20);
+    rc = buf_addstr(&d, "15090,15021");
+    if (rc == 0) {
+        size_t before = d.len;
+        rc = buf_addc(&d, ',');
+        if (rc == 0)
+            rc = excluded_inbound(p->status_port, p->exclude_inbound_ports, &d);
+        if (rc == 0 && d.len == before + 1) {
+            d.len = before; /* nothing excluded: drop the ',' */
+            d.ptr[d.len] = '\0';
+        }
+    }
+    rc = rc ? rc : inj_arr_append_str(a, "istio-iptables");
+    rc = rc ? rc : add_arg_pair(a, "-p", num[0]);
+    rc = rc ? rc : add_arg_pair(a, "-z", num[1]);
+    rc = rc ? rc : add_arg_pair(a, "-u", num[2]);
+    rc = rc ? rc : add_arg_pair(a, "-m", p->interception);
+    rc = rc ? rc : add_arg_pair(a, "-i", p->include_ip_ranges);
+    rc = rc ? rc : add_arg_pair(a, "-x", p->exclude_ip_ranges);
+    rc = rc ? rc : add_arg_pair(a, "-b", p->include_inbound_ports);
+    rc = rc ? rc : add_arg_pair(a, "-d", d.ptr);
+    if (rc == 0 && p->include_outbound_ports)
+        rc = add_arg_pair(a, "-q", p->include_outbound_ports);
+    if (rc == 0 && p->exclude_outbound_ports)
+        rc = add_arg_pair(a, "-o", p->exclude_outbound_ports);
+    if (rc == 0 && p->reroute_ifaces)
+        rc = add_arg_pair(a, "-k", p->reroute_ifaces);
+    if (rc == 0 && p->exclude_ifaces)
+        rc = add_arg_pair(a, "-c", p->exclude_ifaces);
+    buf_reset(&d);
+    if (rc == 0)
+        rc = buf_addf(&d, "--log_output_level=%s", p->agent_log_level);
+    rc = rc ? rc : inj_arr_append_str(a, d.ptr);
+    if (rc == 0 && v->log_as_json)
+        rc = inj_arr_append_str(a, "--log_as_json");
+    buf_cleanup(&d);
+    if (rc != 0) {
+        json_decref(a);
+        return NULL;
+    }
+    return a;
+}
+
+int
+inj_build_init(struct inj_ctx *ctx, json_t **out)
+{
+    const struct inj_vals *v = &ctx->cfg->v;
+    json_t *c = NULL, *env = NULL, *res = NULL; /* owned */
+    int rc;
+
+    *out = NULL;
+    c = json_pack("{s:s, s:s, s:o}", "name", INJ_INIT_NAME, "image",
+                  ctx->p.proxy_image, "args", init_args(ctx));
+    if (c == NULL)
+        return nomem();
+    rc = (v->pull_policy[0] &&
+          jutil_set_str(c, "imagePullPolicy", v->pull_policy))
+             ? RC_NOMEM
+             : 0;
+    if (rc == 0 &&
+        json_object_size(jutil_obj(ctx->p.proxy_config, "proxyMetadata")) > 0) {
+        env = json_array();
+        rc = env ? add_metadata_env(
+                       env, jutil_obj(ctx->p.proxy_config, "proxyMetadata"), 0)
+                 : nomem();
+        if (rc == 0)
+            rc = inj_set_new(c, "env", json_incref(env));
+    }
+    rc = rc ? rc : inj_resources(ctx, &res);
+    if (rc == 0 && res != NULL)
+        rc = inj_set_new(c, "resources", json_incref(res));
+    if (rc == 0)
+        rc = inj_set_new(
+            c, "securityContext",
+            json_pack("{s:b, s:b, s:{s:[ss], s:[s]}, s:b, s:i, s:b, s:i}",
+                      "allowPrivilegeEscalation", v->privileged, "privileged",
+                      v->privileged, "capabilities", "add", "NET_ADMIN",
+                      "NET_RAW", "drop", "ALL", "readOnlyRootFilesystem", 0,
+                      "runAsGroup", 0, "runAsNonRoot", 0, "runAsUser", 0));
+    json_decref(res);
+    json_decref(env);
+    if (rc != 0) {
+        json_decref(c);
+        return rc;
+    }
+    *out = c;
+    return 0;
+}
+
+/* ---- istio-proxy ------------------------------------------------------ */
+
+static json_t *
+proxy_args(const struct inj_ctx *ctx)
+{
+    const struct inj_params *p = &ctx->p;
+    const struct inj_vals *v = &ctx->cfg->v;
+    json_t *a = json_array(); /* owned */
+    struct buf b;
+    int rc = a ? 0 : RC_NOMEM;
+
+    buf_init(&b, 1 << 20);
+    rc = rc ? rc : inj_arr_append_str(a, "proxy");
+    rc = rc ? rc : inj_arr_append_str(a, "sidecar");
+    rc = rc ? rc : inj_arr_append_str(a, "--domain");
+    rc = rc ? rc : buf_addf(&b, "$(POD_NAMESPACE).svc.%s", v->cluster_domain);
+    rc = rc ? rc : inj_arr_append_str(a, b.ptr);
+    buf_reset(&b);
+    rc = rc ? rc : buf_addf(&b, "--proxyLogLevel=%s", p->proxy_log_level);
+    rc = rc ? rc : inj_arr_append_str(a, b.ptr);
+    buf_reset(&b);
+    rc = rc ? rc
+            : buf_addf(&b, "--proxyComponentLogLevel=%s",
+                       p->component_log_level);
+    rc = rc ? rc : inj_arr_append_str(a, b.ptr);
+    buf_reset(&b);
+    rc = rc ? rc : buf_addf(&b, "--log_output_level=%s", p->agent_log_level);
+    rc = rc ? rc : inj_arr_append_str(a, b.ptr);
+    if (rc == 0 && v->log_as_json)
+        rc = inj_arr_append_str(a, "--log_as_json");
+    if (rc == 0 && p->has_concurrency) {
+        buf_reset(&b);
+        rc = buf_addf(&b, "%lld", p->concurrency);
+        rc = rc ? rc : add_arg_pair(a, "--concurrency", b.ptr);
+    }
+    buf_cleanup(&b);
+    if (rc != 0) {
+        json_decref(a);
+        return NULL;
+    }
+    return a;
+}
+
+/* pod_ports: ISTIO_META_POD_PORTS as Istio's template writes it: "[",
+ * then each port as compact JSON in ContainerPort field order on its own
+ * line, separated by ",", then "]". */
+static int
+pod_ports(const struct inj_ctx *ctx, struct buf *out)
+{
+    static const char *const order[] = {"name", "hostPort", "containerPort",
+                                        "protocol", "hostIP"};
+    size_t i, j;
+    json_t *c, *port;
+    int first = 1, rc = buf_addstr(out, "[");
+
+    json_array_foreach(jutil_arr(ctx->spec, "containers"), i, c)
+    {
+        const char *n = jutil_str(c, "name");
+        if (n && strcmp(n, INJ_PROXY_NAME) == 0)
+            continue;
+        json_array_foreach(jutil_arr(c, "ports"), j, port)
+        {
+            json_t *o = json_object(); /* owned */
+            if (o == NULL)
+                return nomem();
+            for (size_t k = 0; k < 5; k++) {
+                json_t *f = json_object_get(port, order[k]);
+                if (f != NULL && json_object_set(o, order[k], f) != 0)
+                    rc = RC_NOMEM;
+            }
+            rc = rc ? rc : buf_addstr(out, first ? "\n" : "\n,");
+            rc = rc ? rc : jutil_dump(o, 0, out);
+            json_decref(o);
+            first = 0;
+            if (rc != 0)
+                return rc;
+        }
+    }
+    return rc ? rc : buf_addstr(out, "\n]");
+}
+
+static int
+app_containers(const struct inj_ctx *ctx, struct buf *out)
+{
+    size_t i;
+    json_t *c;
+    int first = 1;
+
+    json_array_foreach(jutil_arr(ctx->spec, "containers"), i, c)
+    {
+        const char *n = jutil_str(c, "name");
+        if (n == NULL || strcmp(n, INJ_PROXY_NAME) == 0)
+            continue;
+        if ((!first && buf_addc(out, ',')) || buf_addstr(out, n))
+            return RC_NOMEM;
+        first = 0;
+    }
+    return 0;
+}
+
+static int
+proxy_env(struct inj_ctx *ctx, json_t *env)
+{
+    const struct inj_vals *v = &ctx->cfg->v;
+    const struct inj_params *p = &ctx->p;
+    const char *ca = v->ca_address[0]
+                         ? v->ca_address
+                         : jutil_str(p->proxy_config, "discoveryAddress");
+    const char *network = jutil_str(ctx->labels, "topology.istio.io/network");
+    const char *wl = jutil_str(ctx->labels, "service.istio.io/workload-name");
+    const char *mesh_id = v->mesh_id[0] ? v->mesh_id : v->trust_domain;
+    struct buf b;
+    char *s = NULL;
+    int rc;
+
+    buf_init(&b, 16 << 20);
+    rc = v->cert_provider[0]
+             ? inj_env_add(env, "PILOT_CERT_PROVIDER", v->cert_provider)
+             : 0;
+    rc = rc ? rc : inj_env_add(env, "CA_ADDR", ca ? ca : "");
+    rc = rc ? rc : inj_env_field(env, "POD_NAME", "metadata.name");
+    rc = rc ? rc : inj_env_field(env, "POD_NAMESPACE", "metadata.namespace");
+    rc = rc ? rc : inj_env_field(env, "INSTANCE_IP", "status.podIP");
+    rc = rc ? rc
+            : inj_env_field(env, "SERVICE_ACCOUNT", "spec.serviceAccountName");
+    rc = rc ? rc : inj_env_field(env, "HOST_IP", "status.hostIP");
+    rc = rc ? rc
+            : inj_append_new(env, json_pack("{s:s, s:{s:{s:s, s:s}}}", "name",
+                                            "ISTIO_CPU_LIMIT", "valueFrom",
+                                            "resourceFieldRef", "resource",
+                                            "limits.cpu", "divisor", "1"));
+    if (rc == 0) {
+        s = jutil_dumps(p->proxy_config, 0);
+        rc = s ? inj_env_add(env, "PROXY_CONFIG", s) : nomem();
+        mem_free(s);
+    }
+    rc = rc ? rc : pod_ports(ctx, &b);
+    rc = rc ? rc : inj_env_add(env, "ISTIO_META_POD_PORTS", b.ptr);
+    buf_reset(&b);
+    rc = rc ? rc : app_containers(ctx, &b);
+    rc = rc ? rc
+            : inj_env_add(env, "ISTIO_META_APP_CONTAINERS", b.ptr ? b.ptr : "");
+    rc = rc ? rc
+            : inj_env_add(env, "ISTIO_META_CLUSTER_ID",
+                          v->cluster_name[0] ? v->cluster_name : "Kubernetes");
+    rc = rc ? rc : inj_env_field(env, "ISTIO_META_NODE_NAME", "spec.nodeName");
+    rc = rc ? rc
+            : inj_env_add(env, "ISTIO_META_INTERCEPTION_MODE", p->interception);
+    if (rc == 0 && (network ? *network : v->network[0]))
+        rc = inj_env_add(env, "ISTIO_META_NETWORK",
+                         network ? network : v->network);
+    if (rc == 0 && (wl ? *wl : ctx->owner.name[0]))
+        rc = inj_env_add(env, "ISTIO_META_WORKLOAD_NAME",
+                         wl ? wl : ctx->owner.name);
+    buf_reset(&b);
+    rc = rc ? rc : inj_owner_uri(ctx, &b);
+    if (rc == 0 && b.len > 0)
+        rc = inj_env_add(env, "ISTIO_META_OWNER", b.ptr);
+    if (rc == 0 && p->bootstrap_override)
+        rc = inj_env_add(env, "ISTIO_BOOTSTRAP_OVERRIDE",
+                         "/etc/istio/custom-bootstrap/custom_bootstrap.json");
+    if (rc == 0 && mesh_id[0])
+        rc = inj_env_add(env, "ISTIO_META_MESH_ID", mesh_id);
+    if (rc == 0 && v->trust_domain[0])
+        rc = inj_env_add(env, "TRUST_DOMAIN", v->trust_domain);
+    rc = rc ? rc
+            : add_metadata_env(env, jutil_obj(p->proxy_config, "proxyMetadata"),
+                               1);
+    if (rc == 0 && v->inbound_localhost)
+        rc = inj_env_set(env, "REWRITE_PROBE_LEGACY_LOCALHOST_DESTINATION",
+                         "true");
+    if (rc == 0 && ctx->in->env_overrides) {
+        const char *k;
+        json_t *e;
+        json_object_foreach((json_t *)ctx->in->env_overrides, k, e)
+        {
+            if (rc == 0 && json_is_string(e))
+                rc = inj_env_set(env, k, json_string_value(e));
+        }
+    }
+    buf_cleanup(&b);
+    return rc == RC_NOMEM || rc == RC_LIMIT
+               ? errmsg_set(rc, "%s", "building proxy env")
+               : rc;
+}
+
+static json_t *
+ready_probe(const struct inj_ctx *ctx, int startup)
+{
+    const struct inj_params *p = &ctx->p;
+
+    if (startup)
+        return json_pack("{s:{s:s, s:i}, s:i, s:i, s:i, s:i}", "httpGet",
+                         "path", "/healthz/ready", "port", 15021,
+                         "initialDelaySeconds", 0, "periodSeconds", 1,
+                         "timeoutSeconds", 3, "failureThreshold",
+                         ctx->cfg->v.startup_threshold);
+    return json_pack("{s:{s:s, s:i}, s:i, s:i, s:i, s:i}", "httpGet", "path",
+                     "/healthz/ready", "port", 15021, "initialDelaySeconds",
+                     p->readiness_delay, "periodSeconds", p->readiness_period,
+                     "timeoutSeconds", 3, "failureThreshold",
+                     p->readiness_threshold);
+}
+
+static json_t *
+proxy_security(const struct inj_ctx *ctx)
+{
+    const struct inj_params *p = &ctx->p;
+    int priv = ctx->cfg->v.privileged;
+    int tproxy = strcmp(p->interception, "TPROXY") == 0;
+    json_t *caps, *add = NULL; /* owned */
+
+    caps = json_pack("{s:[s]}", "drop", "ALL");
+    if (caps && (tproxy || p->cap_net_bind)) {
+        add = json_array();
+        if (add == NULL || (tproxy && inj_arr_append_str(add, "NET_ADMIN")) ||
+            (p->cap_net_bind && inj_arr_append_str(add, "NET_BIND_SERVICE"))) {
+            json_decref(add);
+            json_decref(caps);
+            return NULL;
+        }
+        /* "add" before "drop", as the template renders it */
+        json_t *c2 = json_pack("{s:o, s:O}", "add", add, "drop",
+                               json_object_get(caps, "drop"));
+        json_decref(caps);
+        caps = c2;
+    }
+    if (caps == NULL)
+        return NULL;
+    if (tproxy || p->cap_net_bind)
+        return json_pack("{s:b, s:o, s:b, s:b, s:i, s:b, s:i}",
+                         "allowPrivilegeEscalation", priv, "capabilities", caps,
+                         "privileged", priv, "readOnlyRootFilesystem", 1,
+                         "runAsGroup", 1337, "runAsNonRoot", 0, "runAsUser", 0);
+    return json_pack("{s:b, s:o, s:b, s:b, s:i, s:b, s:i}",
+                     "allowPrivilegeEscalation", priv, "capabilities", caps,
+                     "privileged", priv, "readOnlyRootFilesystem", 1,
+                     "runAsGroup", 1337, "runAsNonRoot", 1, "runAsUser", 1337);
+}
+
+static json_t *
+proxy_mounts(const struct inj_ctx *ctx)
+{
+    json_t *m = json_pack(
+        "[{s:s, s:s}, {s:s, s:s}, {s:s, s:s}, {s:s, s:s}, {s:s, s:s},"
+        " {s:s, s:s, s:b}]",
+        "name", "istiod-ca-cert", "mountPath", "/var/run/secrets/istio", "name",
+        "istio-data", "mountPath", "/var/lib/istio/data", "name", "istio-envoy",
+        "mountPath", "/etc/istio/proxy", "name", "istio-token", "mountPath",
+        "/var/run/secrets/tokens", "name", "istio-podinfo", "mountPath",
+        "/etc/istio/pod", "name", "istio-certs", "mountPath", "/etc/certs",
+        "readOnly", 1); /* owned */
+    const char *k;
+    json_t *v;
+
+    if (m && ctx->p.bootstrap_override &&
+        inj_append_new(m, json_pack("{s:s, s:s}", "name",
+                                    "custom-bootstrap-volume", "mountPath",
+                                    "/etc/istio/custom-bootstrap")) != 0) {
+        json_decref(m);
+        return NULL;
+    }
+    json_object_foreach(ctx->p.user_mounts, k, v)
+    {
+        json_t *e = json_deep_copy(v); /* owned */
+        if (m == NULL || e == NULL ||
+            json_object_set_new(e, "name", json_string(k)) != 0 ||
+            json_array_append_new(m, e) != 0) {
+            json_decref(e);
+            json_decref(m);
+            return NULL;
+        }
+    }
+    return m;
+}
+
+int
+inj_build_proxy(struct inj_ctx *ctx, json_t **out)
+{
+    const struct inj_vals *v = &ctx->cfg->v;
+    const struct inj_params *p = &ctx->p;
+    json_t *c = NULL, *env = NULL, *res = NULL; /* owned */
+    int rc;
+
+    *out = NULL;
+    c = json_pack("{s:s, s:s, s:o}", "name", INJ_PROXY_NAME, "image",
+                  p->proxy_image, "args", proxy_args(ctx));
+    env = json_array();
+    if (c == NULL || env == NULL || json_object_set(c, "env", env) != 0) {
+        rc = nomem();
+        goto out;
+    }
+    rc = proxy_env(ctx, env);
+    if (rc == 0 && v->pull_policy[0])
+        rc = jutil_set_str(c, "imagePullPolicy", v->pull_policy);
+    rc = rc ? rc
+            : inj_set_new(c, "ports",
+                          json_pack("[{s:i, s:s, s:s}]", "containerPort", 15090,
+                                    "protocol", "TCP", "name",
+                                    "http-envoy-prom"));
+    if (rc == 0 && v->lifecycle)
+        rc = inj_set_new(c, "lifecycle", json_deep_copy(v->lifecycle));
+    else if (rc == 0 && p->hold)
+        rc = inj_set_new(c, "lifecycle",
+                         json_pack("{s:{s:{s:[ss]}}}", "postStart", "exec",
+                                   "command", "pilot-agent", "wait"));
+    if (rc == 0 && p->status_port != 0) {
+        rc = inj_set_new(c, "readinessProbe", ready_probe(ctx, 0));
+        if (rc == 0 && v->startup_enabled)
+            rc = inj_set_new(c, "startupProbe", ready_probe(ctx, 1));
+    }
+    rc = rc ? rc : inj_resources(ctx, &res);
+    if (rc == 0 && res != NULL)
+        rc = inj_set_new(c, "resources", json_incref(res));
+    rc = rc ? rc : inj_set_new(c, "securityContext", proxy_security(ctx));
+    rc = rc ? rc : inj_set_new(c, "volumeMounts", proxy_mounts(ctx));
+out:
+    json_decref(res);
+    json_decref(env);
+    if (rc != 0) {
+        json_decref(c);
+        return rc;
+    }
+    *out = c;
+    return 0;
+}
+
+/* inj_proxy_add_late_env: what Istio adds after rendering: the app probers
+ * (keys sorted) and the app's Prometheus annotations. */
+int
+inj_proxy_add_late_env(struct inj_ctx *ctx, json_t *proxy, const char *prom_env)
+{
+    json_t *env = jutil_arr(proxy, "env"); /* borrowed */
+    char *s;
+    int rc = 0;
+
+    if (env == NULL) {
+        env = json_array();
+        if (env == NULL || json_object_set_new(proxy, "env", env) != 0)
+            return nomem();
+    }
+    if (json_object_size(ctx->probers) > 0) {
+        s = jutil_dumps(ctx->probers, JSON_SORT_KEYS);
+        rc = s ? inj_env_set(env, INJ_PROBERS_ENV, s) : nomem();
+        mem_free(s);
+    }
+    if (rc == 0 && prom_env != NULL)
+        rc = inj_env_set(env, INJ_PROM_ENV, prom_env);
+    return rc;
+}

@@ -1,0 +1,258 @@
+/* strip.c: undo a previous injection before injecting again.
+ *
+ * A pod whose sidecar.istio.io/status annotation parses is taken back to
+ * what the injector saw the first time: the containers, init containers,
+ * volumes and imagePullSecrets the status names are removed; the probes
+ * the injector rewrote are restored from the old proxy's
+ * ISTIO_KUBE_APP_PROBERS (whose entries also seed the new prober map, as
+ * Istio merges old over new); the app's Prometheus annotations are restored
+ * from ISTIO_PROMETHEUS_ANNOTATIONS; containers the user had declared under
+ * an injected name are put back from proxy.istio.io/overrides; the status
+ * and overrides annotations are removed. Labels and annotations the
+ * template adds are left: the template computes them to the same values
+ * again. Together this makes inject(inject(p)) == inject(p). */
+#include "injector/inj_internal.h"
+#include "lib/errmsg.h"
+#include "lib/jutil.h"
+#include "lib/rc.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static int
+nomem(void)
+{
+    return errmsg_set(RC_NOMEM, "out of memory stripping an old injection");
+}
+
+static int
+list_ok(const json_t *v)
+{
+    size_t i;
+    json_t *e;
+
+    if (v == NULL || json_is_null(v))
+        return 1;
+    if (!json_is_array(v))
+        return 0;
+    json_array_foreach(v, i, e)
+    {
+        if (!json_is_string(e))
+            return 0;
+    }
+    return 1;
+}
+
+/* parse_status: the status annotation as an object with string lists, or
+ * NULL (absent or malformed: Istio ignores a bad status). */
+static json_t *
+parse_status(const char *s)
+{
+    json_t *st = NULL; /* owned */
+
+    if (s == NULL || jutil_parse(&st, s, strlen(s), NULL) != 0)
+        return NULL;
+    if (!json_is_object(st) || !list_ok(json_object_get(st, "containers")) ||
+        !list_ok(json_object_get(st, "initContainers")) ||
+        !list_ok(json_object_get(st, "volumes")) ||
+        !list_ok(json_object_get(st, "imagePullSecrets"))) {
+        json_decref(st);
+        return NULL;
+    }
+    return st;
+}
+
+static json_t *
+parse_env_obj(const json_t *proxy, const char *name)
+{
+    const char *s = proxy ? inj_container_env(proxy, name) : NULL;
+    json_t *v = NULL; /* owned */
+
+    if (s == NULL || jutil_parse(&v, s, strlen(s), NULL) != 0)
+        return NULL;
+    if (!json_is_object(v)) {
+        json_decref(v);
+        return NULL;
+    }
+    return v;
+}
+
+/* restore_handler puts the stored handler back into `h` (a probe or a
+ * lifecycle handler) if its httpGet path is `path` and it was recorded. */
+static int
+restore_handler(json_t *h, const char *path, const json_t *probers)
+{
+    const json_t *stored = json_object_get(probers, path);
+    const char *hp = jutil_path_str(h, "httpGet.path");
+    static const char *const kinds[] = {"httpGet", "tcpSocket", "grpc"};
+    int found = 0;
+
+    if (!json_is_object(stored) || hp == NULL || strcmp(hp, path) != 0)
+        return 0;
+    for (size_t i = 0; i < 3; i++)
+        found |= json_is_object(json_object_get(stored, kinds[i]));
+    if (!found)
+        return 0;
+    json_object_del(h, "httpGet");
+    for (size_t i = 0; i < 3; i++) {
+        json_t *k = json_object_get(stored, kinds[i]);
+        if (json_is_object(k) &&
+            inj_set_new(h, kinds[i], json_deep_copy(k)) != 0)
+            return RC_NOMEM;
+    }
+    return 0;
+}
+
+static int
+restore_probes(json_t *containers, const json_t *probers)
+{
+    static const char *const probes[][2] = {{"readinessProbe", "readyz"},
+                                            {"livenessProbe", "livez"},
+                                            {"startupProbe", "startupz"}};
+    static const char *const hooks[][2] = {{"postStart", "poststartz"},
+                                           {"preStop", "prestopz"}};
+    char path[600];
+    size_t i;
+    json_t *c;
+
+    json_array_foreach(containers, i, c)
+    {
+        const char *n = jutil_str(c, "name");
+        if (n == NULL || strlen(n) > 256)
+            continue;
+        for (size_t k = 0; k < 3; k++) {
+            json_t *pr = jutil_obj(c, probes[k][0]);
+            snprintf(path, sizeof(path), "/app-health/%s/%s", n, probes[k][1]);
+            if (pr && restore_handler(pr, path, probers) != 0)
+                return RC_NOMEM;
+        }
+        for (size_t k = 0; k < 2; k++) {
+            json_t *h = jutil_path(c, "lifecycle");
+            h = jutil_obj(h, hooks[k][0]);
+            snprintf(path, sizeof(path), "/app-lifecycle/%s/%s", n,
+                     hooks[k][1]);
+            if (h && restore_handler(h, path, probers) != 0)
+                return RC_NOMEM;
+        }
+    }
+    return 0;
+}
+
+static int
+restore_prometheus(json_t *annots, const json_t *old)
+{
+    static const char *const map[][2] = {
+        {"scrape", "prometheus.io/scrape"},
+        {"path", "prometheus.io/path"},
+        {"port", "prometheus.io/port"},
+        {"scrape-targets", "prometheus.istio.io/scrape-targets"}};
+
+    for (size_t i = 0; i < 4; i++)
+        json_object_del(annots, map[i][1]);
+    for (size_t i = 0; i < 4; i++) {
+        const char *v = jutil_str(old, map[i][0]);
+        if (v != NULL && jutil_set_str(annots, map[i][1], v) != 0)
+            return RC_NOMEM;
+    }
+    return 0;
+}
+
+static json_t *
+find_proxy(const json_t *spec, const json_t *st)
+{
+    static const char *const lists[][2] = {
+        {"containers", "containers"}, {"initContainers", "initContainers"}};
+
+    for (size_t l = 0; l < 2; l++) {
+        size_t i;
+        json_t *n;
+        json_array_foreach(jutil_arr(st, lists[l][1]), i, n)
+        {
+            if (strcmp(json_string_value(n), INJ_PROXY_NAME) == 0) {
+                json_t *c = inj_arr_find(jutil_arr(spec, lists[l][0]),
+                                         INJ_PROXY_NAME, NULL);
+                if (c != NULL)
+                    return c;
+            }
+        }
+    }
+    return NULL;
+}
+
+/* reinsert the user's own containers recorded at the first injection */
+static int
+reinsert_overrides(struct inj_ctx *ctx)
+{
+    static const char *const lists[] = {"containers", "initContainers"};
+    const char *s = jutil_str(ctx->annots, INJ_OVERRIDES_ANNOT);
+    json_t *ov = NULL; /* owned */
+    int rc = 0;
+
+    if (s == NULL)
+        return 0;
+    if (jutil_parse(&ov, s, strlen(s), NULL) == 0 && json_is_object(ov)) {
+        for (size_t l = 0; rc == 0 && l < 2; l++) {
+            size_t i;
+            json_t *c;
+            json_array_foreach(jutil_arr(ov, lists[l]), i, c)
+            {
+                json_t *arr = json_object_get(ctx->spec, lists[l]);
+                const char *n = jutil_str(c, "name");
+                if (rc != 0 || n == NULL || !json_is_object(c))
+                    continue;
+                if (arr == NULL) {
+                    arr = json_array();
+                    if (arr == NULL ||
+                        json_object_set_new(ctx->spec, lists[l], arr) != 0)
+                        rc = RC_NOMEM;
+                }
+                if (rc == 0 && inj_arr_find(arr, n, NULL) == NULL &&
+                    json_array_append(arr, c) != 0)
+                    rc = RC_NOMEM;
+            }
+        }
+    }
+    json_decref(ov);
+    json_object_del(ctx->annots, INJ_OVERRIDES_ANNOT);
+    return rc ? nomem() : 0;
+}
+
+int
+inj_strip(struct inj_ctx *ctx)
+{
+    json_t *st, *proxy;                   /* st owned, proxy borrowed */
+    json_t *probers = NULL, *prom = NULL; /* owned */
+    int rc = 0;
+
+    st = parse_status(jutil_str(ctx->annots, INJ_STATUS_ANNOT));
+    if (st == NULL)
+        return 0;
+    proxy = find_proxy(ctx->spec, st);
+    probers = parse_env_obj(proxy, INJ_PROBERS_ENV);
+    prom = parse_env_obj(proxy, INJ_PROM_ENV);
+    inj_arr_remove_names(jutil_arr(ctx->spec, "containers"),
+                         json_object_get(st, "containers"));
+    inj_arr_remove_names(jutil_arr(ctx->spec, "initContainers"),
+                         json_object_get(st, "initContainers"));
+    inj_arr_remove_names(jutil_arr(ctx->spec, "volumes"),
+                         json_object_get(st, "volumes"));
+    inj_arr_remove_names(jutil_arr(ctx->spec, "imagePullSecrets"),
+                         json_object_get(st, "imagePullSecrets"));
+    if (probers != NULL) {
+        rc = restore_probes(jutil_arr(ctx->spec, "containers"), probers);
+        if (rc == 0)
+            rc =
+                restore_probes(jutil_arr(ctx->spec, "initContainers"), probers);
+        if (rc == 0 && json_object_update(ctx->probers, probers) != 0)
+            rc = RC_NOMEM;
+    }
+    if (rc == 0 && prom != NULL)
+        rc = restore_prometheus(ctx->annots, prom);
+    json_object_del(ctx->annots, INJ_STATUS_ANNOT);
+    if (rc == 0)
+        rc = reinsert_overrides(ctx);
+    json_decref(prom);
+    json_decref(probers);
+    json_decref(st);
+    return rc == RC_NOMEM ? nomem() : rc;
+}
