@@ -1,0 +1,7 @@
+class Controllers:
+    def __init__(self, api, cfg):
+        pass
+    def start(self):
+        pass
+    def stop(self):
+        pass
