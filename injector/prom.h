@@ -23,4 +23,22 @@
 int inj_prom_merge(json_t *annotations, int mesh_default, int status_port,
                    char **env_json);
 
+/* Details of inj_prom_merge (see docs/injector-probes.md):
+ * - Keys match after Prometheus label sanitising (every character outside
+ *   [a-zA-Z0-9_] becomes '_', case kept, as Istio's sanitizeLabelName);
+ *   booleans follow Go's strconv.ParseBool.
+ * - When several spellings carry a value, the standard one
+ *   (prometheus.io/port, ...) wins, else the first in object order.
+ * - Already merged (re-injection): when the port annotation already is
+ *   "<status_port>" and the path is /stats/prometheus, nothing is done and
+ *   *env_json stays NULL (Istio skips the merge the same way).
+ * - Refused ports: the status port and 15000 15001 15004 15006 15008 15009
+ *   15020 15021 15053 15090, in prometheus.io/port (any spelling) and in
+ *   every "port[:path]" entry of prometheus.istio.io/scrape-targets; a
+ *   non-numeric port is passed through (the agent reports it).
+ * - prometheus.istio.io/scrape-targets is copied into the env and kept as
+ *   an annotation; only the scrape/path/port spellings are removed.
+ * - On RC_INVAL annotations are untouched; on RC_NOMEM they may be partly
+ *   edited (callers work on a copy). */
+
 #endif
