@@ -209,6 +209,23 @@ parse_obj(json_t **out, const char *s)
     return 0;
 }
 
+static int
+reserved_volume(const char *name)
+{
+    static const char *const own[] = {"istio-envoy",
+                                      "istio-data",
+                                      "istio-podinfo",
+                                      "istio-token",
+                                      "istiod-ca-cert",
+                                      "istio-certs",
+                                      "custom-bootstrap-volume"};
+
+    for (size_t i = 0; i < sizeof(own) / sizeof(own[0]); i++)
+        if (strcmp(name, own[i]) == 0)
+            return 1;
+    return 0;
+}
+
 /* user volumes/mounts: an object name -> object */
 static int
 parse_user(json_t **out, const char *s, int mounts)
@@ -223,6 +240,10 @@ parse_user(json_t **out, const char *s, int mounts)
     {
         if (!json_is_object(v) || *k == '\0') {
             rc = errmsg_set(RC_INVAL, "'%s': expected an object", k);
+            break;
+        }
+        if (!mounts && reserved_volume(k)) {
+            rc = errmsg_set(RC_INVAL, "'%s': the injector owns that volume", k);
             break;
         }
         if (mounts && !json_is_string(json_object_get(v, "mountPath"))) {

@@ -548,6 +548,31 @@ read_mesh(struct inj_config *c)
     return rc;
 }
 
+/* reserved_annotation: keys injectedAnnotations may not set, because
+ * injection reads or writes them (re-injection would then not give the
+ * same pod). */
+static int
+reserved_annotation(const char *k)
+{
+    static const char *const prefixes[] = {
+        "sidecar.istio.io/",
+        "traffic.sidecar.istio.io/",
+        "status.sidecar.istio.io/",
+        "readiness.status.sidecar.istio.io/",
+        "proxy.istio.io/",
+        "inject.istio.io/",
+        "prometheus",
+        "istio.io/rev",
+        "istio.io/reroute-virtual-interfaces",
+        "kubectl.kubernetes.io/default-container",
+        "kubectl.kubernetes.io/default-logs-container"};
+
+    for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++)
+        if (strncmp(k, prefixes[i], strlen(prefixes[i])) == 0)
+            return 1;
+    return 0;
+}
+
 static int
 read_config(struct inj_config *c)
 {
@@ -584,6 +609,18 @@ read_config(struct inj_config *c)
     c->always_sel = j;
     rc = rc ? rc : typed(C, d, "injectedAnnotations", F_STRMAP, &j);
     c->injected_annotations = j;
+    if (rc == 0) {
+        const char *k;
+        json_object_foreach(j, k, e)
+        {
+            if (rc == 0 && reserved_annotation(k))
+                rc = errmsg_set(RC_INVAL,
+                                "config: injectedAnnotations: '%s' is an "
+                                "annotation the injector itself reads or "
+                                "writes",
+                                k);
+        }
+    }
     rc = rc ? rc : typed(C, d, "defaultTemplates", F_ARR, &j);
     json_array_foreach(j, i, e)
     {

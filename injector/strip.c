@@ -43,38 +43,50 @@ list_ok(const json_t *v)
     return 1;
 }
 
-/* parse_status: the status annotation as an object with string lists, or
- * NULL (absent or malformed: Istio ignores a bad status). */
-static json_t *
-parse_status(const char *s)
+/* parse_obj: s as a JSON object into *out, or *out NULL when s is absent
+ * or not a JSON object (ignored, as Istio ignores a bad status). Only
+ * RC_NOMEM is an error. */
+static int
+parse_obj(const char *s, json_t **out)
 {
-    json_t *st = NULL; /* owned */
+    int rc;
 
-    if (s == NULL || jutil_parse(&st, s, strlen(s), NULL) != 0)
-        return NULL;
-    if (!json_is_object(st) || !list_ok(json_object_get(st, "containers")) ||
+    *out = NULL;
+    if (s == NULL)
+        return 0;
+    rc = jutil_parse(out, s, strlen(s), NULL);
+    if (rc == RC_NOMEM)
+        return rc;
+    if (rc != 0 || !json_is_object(*out)) {
+        json_decref(*out);
+        *out = NULL;
+    }
+    return 0;
+}
+
+/* parse_status: the status annotation as an object with string lists. */
+static int
+parse_status(const char *s, json_t **out)
+{
+    int rc = parse_obj(s, out);
+    json_t *st = *out;
+
+    if (rc != 0 || st == NULL)
+        return rc;
+    if (!list_ok(json_object_get(st, "containers")) ||
         !list_ok(json_object_get(st, "initContainers")) ||
         !list_ok(json_object_get(st, "volumes")) ||
         !list_ok(json_object_get(st, "imagePullSecrets"))) {
         json_decref(st);
-        return NULL;
+        *out = NULL;
     }
-    return st;
+    return 0;
 }
 
-static json_t *
-parse_env_obj(const json_t *proxy, const char *name)
+static int
+parse_env_obj(const json_t *proxy, const char *name, json_t **out)
 {
-    const char *s = proxy ? inj_container_env(proxy, name) : NULL;
-    json_t *v = NULL; /* owned */
-
-    if (s == NULL || jutil_parse(&v, s, strlen(s), NULL) != 0)
-        return NULL;
-    if (!json_is_object(v)) {
-        json_decref(v);
-        return NULL;
-    }
-    return v;
+    return parse_obj(proxy ? inj_container_env(proxy, name) : NULL, out);
 }
 
 /* restore_handler puts the stored handler back into `h` (a probe or a
@@ -190,7 +202,9 @@ reinsert_overrides(struct inj_ctx *ctx)
 
     if (s == NULL)
         return 0;
-    if (jutil_parse(&ov, s, strlen(s), NULL) == 0 && json_is_object(ov)) {
+    if (parse_obj(s, &ov) != 0)
+        return nomem();
+    if (ov != NULL) {
         for (size_t l = 0; rc == 0 && l < 2; l++) {
             size_t i;
             json_t *c;
@@ -224,12 +238,17 @@ inj_strip(struct inj_ctx *ctx)
     json_t *probers = NULL, *prom = NULL; /* owned */
     int rc = 0;
 
-    st = parse_status(jutil_str(ctx->annots, INJ_STATUS_ANNOT));
+    if (parse_status(jutil_str(ctx->annots, INJ_STATUS_ANNOT), &st) != 0)
+        return nomem();
     if (st == NULL)
         return 0;
     proxy = find_proxy(ctx->spec, st);
-    probers = parse_env_obj(proxy, INJ_PROBERS_ENV);
-    prom = parse_env_obj(proxy, INJ_PROM_ENV);
+    if (parse_env_obj(proxy, INJ_PROBERS_ENV, &probers) != 0 ||
+        parse_env_obj(proxy, INJ_PROM_ENV, &prom) != 0) {
+        json_decref(probers);
+        json_decref(st);
+        return nomem();
+    }
     inj_arr_remove_names(jutil_arr(ctx->spec, "containers"),
                          json_object_get(st, "containers"));
     inj_arr_remove_names(jutil_arr(ctx->spec, "initContainers"),
