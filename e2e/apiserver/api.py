@@ -226,6 +226,7 @@ class Api:
                 raise already_exists(ki, name)
             md["uid"] = objects.new_uid()
             md["creationTimestamp"] = objects.now_rfc3339()
+            hooks.on_uid(ki, body)
             if objects.has_generation(ki):
                 md["generation"] = 1
             if opts.dry_run:
@@ -252,7 +253,7 @@ class Api:
                 raise not_found(ki, name)
             return 200, self._update_locked(ki, old, body, sub, opts)
 
-    def _update_locked(self, ki, old, new, sub, opts):
+    def _update_locked(self, ki, old, new, sub, opts, system=False):
         """Validate and store new (private) over old. Caller holds the store lock."""
         omd, md = old["metadata"], new["metadata"]
         name = omd["name"]
@@ -277,7 +278,7 @@ class Api:
             new.setdefault("spec", {})["finalizers"] = fins
             md = new["metadata"]
         else:
-            for k in SYSTEM_META:
+            for k in SYSTEM_META if not system else ("uid", "creationTimestamp"):
                 if k in omd:
                     md[k] = omd[k]
                 else:
@@ -471,7 +472,7 @@ class Api:
                 if fn(new) is False:
                     return old
                 try:
-                    return self._update_locked(ki, old, new, sub, Options())
+                    return self._update_locked(ki, old, new, sub, Options(), system=True)
                 except ApiError as e:
                     if e.code != 409:
                         raise

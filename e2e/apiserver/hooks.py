@@ -88,6 +88,21 @@ def before_create(api, ki, obj, opts):
              "message": "the initial names have been accepted", "lastTransitionTime": now}]}
 
 
+def on_uid(ki, obj):
+    """Jobs: the server generates the selector from the uid (unless spec.manualSelector)."""
+    if ki.builtin and ki.resource == "jobs":
+        spec = obj.get("spec") or {}
+        if spec.get("manualSelector"):
+            return
+        uid, name = obj["metadata"]["uid"], obj["metadata"]["name"]
+        spec["selector"] = {"matchLabels": {"batch.kubernetes.io/controller-uid": uid}}
+        labels = spec.setdefault("template", {}).setdefault("metadata", {}).setdefault(
+            "labels", {})
+        labels.update({"batch.kubernetes.io/controller-uid": uid,
+                       "batch.kubernetes.io/job-name": name, "controller-uid": uid,
+                       "job-name": name})
+
+
 def after_create(api, ki, obj):
     if not ki.builtin:
         return
