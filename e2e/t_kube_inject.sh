@@ -134,6 +134,21 @@ step "multi-document YAML: Service, Deployment, ConfigMap, CronJob"
 grep -q '^---$' "$W/multi.out" || fail "documents not separated by ---"
 chk $D/multi.yaml "$W/multi.out" yaml same,inj,same,inj
 
+step "the workload is the owner given to the injector"
+"$PY" - "$W/multi.out" <<'EOF'
+import sys, yaml
+docs = list(yaml.safe_load_all(open(sys.argv[1])))
+def env(t):
+    return {e["name"]: e.get("value") for e in t["spec"]["containers"][-1]["env"]}
+d = env(docs[1]["spec"]["template"])
+c = env(docs[3]["spec"]["jobTemplate"]["spec"]["template"])
+assert d["ISTIO_META_OWNER"] == "kubernetes://apis/apps/v1/namespaces/shop/deployments/web", d["ISTIO_META_OWNER"]
+assert d["ISTIO_META_WORKLOAD_NAME"] == "web", d
+assert c["ISTIO_META_OWNER"] == "kubernetes://apis/batch/v1/namespaces/shop/cronjobs/report", c["ISTIO_META_OWNER"]
+assert c["ISTIO_META_WORKLOAD_NAME"] == "report", c
+print("ok owners")
+EOF
+
 step "-o json of several documents is a v1 List"
 "$BIN" kube-inject -f $D/multi.yaml -o json >"$W/multi.json"
 chk $D/multi.yaml "$W/multi.json" json same,inj,same,inj
