@@ -515,9 +515,13 @@ slot_start(struct wh_server *s, struct slot *sl)
     mhd_last[0] = '\0';
     sl->d = MHD_start_daemon(flags, 0, NULL, NULL, handle, sl, MHD_OPTION_ARRAY,
                              ops, MHD_OPTION_END);
-    if (sl->d == NULL)
+    if (sl->d == NULL) {
+        /* MHD closes a LISTEN_SOCKET it could not start with: forget the
+         * number rather than risk closing somebody else's descriptor */
+        sl->fd = -1;
         return errmsg_set(RC_TLS, "cannot serve with this certificate: %s",
                           mhd_last[0] ? mhd_last : "libmicrohttpd refused");
+    }
     return 0;
 }
 

@@ -123,3 +123,44 @@ serial_of() {
     echo | timeout 10 openssl s_client -connect "127.0.0.1:$WH_PORT" \
         -CAfile "$CERTS/ca.crt" 2>/dev/null | openssl x509 -noout -serial
 }
+
+# kube_volume DIR NAME=SRC...: lays out DIR as the kubelet does for a
+# mounted Secret/ConfigMap (DIR/NAME -> ..data/NAME, ..data -> ..<stamp>)
+# or, when DIR exists, swaps the content atomically by renaming a new
+# ..data symlink over the old one, then removes the old timestamped dir.
+KV_SEQ=0
+kube_volume() {
+    local dir=$1 kv name src old=""
+    shift
+    KV_SEQ=$((KV_SEQ + 1))
+    local stamp="..$(date +%Y_%m_%d_%H_%M_%S).$$.$KV_SEQ"
+    mkdir -p "$dir/$stamp"
+    for kv in "$@"; do
+        name=${kv%%=*}
+        src=${kv#*=}
+        cp "$src" "$dir/$stamp/$name"
+    done
+    [ -L "$dir/..data" ] && old=$(readlink "$dir/..data")
+    ln -s "$stamp" "$dir/..data_tmp"
+    mv -T "$dir/..data_tmp" "$dir/..data"
+    for kv in "$@"; do
+        name=${kv%%=*}
+        [ -L "$dir/$name" ] || ln -s "..data/$name" "$dir/$name"
+    done
+    [ -n "$old" ] && rm -rf "${dir:?}/$old"
+    return 0
+}
+
+# inject_image PATH: posts $MZ_WORK/v1.json and prints istio-proxy's image.
+inject_image() {
+    post "${1:-/inject}" "$MZ_WORK/v1.json" >/dev/null
+    $PY - "$MZ_WORK/resp" <<'PYEOF'
+import base64, json, sys
+r = json.load(open(sys.argv[1]))["response"]
+ops = json.loads(base64.b64decode(r.get("patch", "")) or "[]")
+imgs = [json.dumps(op) for op in ops if "istio-proxy" in json.dumps(op)]
+import re
+m = [re.search(r'"image": "([^"]*proxyv2[^"]*)"', s) for s in imgs]
+print(next((x.group(1) for x in m if x), "none"))
+PYEOF
+}
