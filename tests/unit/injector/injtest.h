@@ -101,6 +101,49 @@ it_inject(const struct inj_config *cfg, const json_t *pod,
     return inj_pod_inject(cfg, &in, res);
 }
 
+/* it_inject_fixture: injects fixture `name` (default config when cfg is
+ * NULL); returns the rc. */
+static inline int
+it_inject_fixture(const struct inj_config *cfg, const char *name,
+                  struct inj_result *res)
+{
+    struct inj_config *own = cfg ? NULL : it_config();
+    json_t *pod = it_fixture(name);
+    int rc;
+
+    memset(res, 0, sizeof(*res));
+    if (pod == NULL || (cfg == NULL && own == NULL)) {
+        json_decref(pod);
+        inj_config_free(own);
+        return -100;
+    }
+    rc = it_inject(cfg ? cfg : own, pod, res);
+    json_decref(pod);
+    inj_config_free(own);
+    return rc;
+}
+
+/* it_inject_json: injects a pod given as JSON text. */
+static inline int
+it_inject_json(const struct inj_config *cfg, const char *text,
+               struct inj_result *res)
+{
+    struct inj_config *own = cfg ? NULL : it_config();
+    json_t *pod = json_loads(text, 0, NULL);
+    int rc;
+
+    memset(res, 0, sizeof(*res));
+    if (pod == NULL || (cfg == NULL && own == NULL)) {
+        json_decref(pod);
+        inj_config_free(own);
+        return -100;
+    }
+    rc = it_inject(cfg ? cfg : own, pod, res);
+    json_decref(pod);
+    inj_config_free(own);
+    return rc;
+}
+
 /* Borrowed look-ups into an injected pod. */
 static inline json_t *
 it_container(const json_t *pod, const char *list, const char *name)
