@@ -14,8 +14,6 @@
 
 #include <string.h>
 
-enum { CLASS_OTHER = 0, CLASS_POD, CLASS_TEMPLATE, CLASS_CRONJOB, CLASS_LIST };
-
 /* group_is compares the API group of apiVersion ("apps/v1" -> "apps",
  * "v1" -> "") with want. */
 static int
@@ -34,29 +32,29 @@ kinj_kind_class(const char *api_version, const char *kind)
     size_t klen;
 
     if (kind == NULL)
-        return CLASS_OTHER;
+        return KINJ_OTHER;
     if (strcmp(kind, "Pod") == 0)
-        return any || group_is(api_version, "") ? CLASS_POD : CLASS_OTHER;
+        return any || group_is(api_version, "") ? KINJ_POD : KINJ_OTHER;
     if (strcmp(kind, "ReplicationController") == 0)
-        return any || group_is(api_version, "") ? CLASS_TEMPLATE : CLASS_OTHER;
+        return any || group_is(api_version, "") ? KINJ_TEMPLATE : KINJ_OTHER;
     if (strcmp(kind, "Deployment") == 0 || strcmp(kind, "StatefulSet") == 0 ||
         strcmp(kind, "DaemonSet") == 0 || strcmp(kind, "ReplicaSet") == 0)
         return any || group_is(api_version, "apps") ||
                        group_is(api_version, "extensions")
-                   ? CLASS_TEMPLATE
-                   : CLASS_OTHER;
+                   ? KINJ_TEMPLATE
+                   : KINJ_OTHER;
     if (strcmp(kind, "Job") == 0)
-        return any || group_is(api_version, "batch") ? CLASS_TEMPLATE
-                                                     : CLASS_OTHER;
+        return any || group_is(api_version, "batch") ? KINJ_TEMPLATE
+                                                     : KINJ_OTHER;
     if (strcmp(kind, "CronJob") == 0)
-        return any || group_is(api_version, "batch") ? CLASS_CRONJOB
-                                                     : CLASS_OTHER;
+        return any || group_is(api_version, "batch") ? KINJ_CRONJOB
+                                                     : KINJ_OTHER;
     /* kubectl writes "kind: List"; typed lists (DeploymentList) hold the
      * same items */
     klen = strlen(kind);
     if (klen >= 4 && strcmp(kind + klen - 4, "List") == 0)
-        return CLASS_LIST;
-    return CLASS_OTHER;
+        return KINJ_LIST;
+    return KINJ_OTHER;
 }
 
 /* name_doc prefixes the current error with the document's name. */
@@ -94,7 +92,8 @@ wrap_template(json_t *tmpl)
 
 /* unwrap_into writes the injected pod's metadata and spec into the
  * template. A template without metadata gets it first, where kubectl puts
- * it. 0 or RC_NOMEM (the template is then unchanged). */
+ * it. 0 or RC_NOMEM (the template may then be partly rewritten: the
+ * caller drops the documents). */
 static int
 unwrap_into(json_t *tmpl, json_t *pod)
 {
@@ -133,8 +132,8 @@ out:
     return rc;
 }
 
-/* visit_template runs the callback on the template at obj[path...] and
- * writes the result back. */
+/* visit_template runs the callback on a pod template and writes the
+ * result back. */
 static int
 visit_template(json_t *tmpl, struct kinj_site *site, kinj_fn fn, void *ctx,
                struct kinj_stats *st)
@@ -185,7 +184,7 @@ visit_object(json_t *arr, size_t idx, int doc, int item, kinj_fn fn, void *ctx,
     site.kind = jutil_str(obj, "kind");
     site.api_version = str_or(obj, "apiVersion", "");
     cls = kinj_kind_class(site.api_version, site.kind);
-    if (cls == CLASS_OTHER)
+    if (cls == KINJ_OTHER)
         return 0;
     site.name = str_or(obj, "metadata.name", "");
     if (site.name[0] == '\0')
@@ -193,7 +192,7 @@ visit_object(json_t *arr, size_t idx, int doc, int item, kinj_fn fn, void *ctx,
     site.ns = str_or(obj, "metadata.namespace", "default");
 
     switch (cls) {
-    case CLASS_POD:
+    case KINJ_POD:
         site.pod = obj;
         st->pods++;
         rc = fn(ctx, &site, &out);
@@ -205,7 +204,7 @@ visit_object(json_t *arr, size_t idx, int doc, int item, kinj_fn fn, void *ctx,
         }
         json_decref(out);
         break;
-    case CLASS_TEMPLATE:
+    case KINJ_TEMPLATE:
         tmpl = jutil_path(obj, "spec.template");
         if (!json_is_object(tmpl))
             rc =
@@ -214,7 +213,7 @@ visit_object(json_t *arr, size_t idx, int doc, int item, kinj_fn fn, void *ctx,
         else
             rc = visit_template(tmpl, &site, fn, ctx, st);
         break;
-    case CLASS_CRONJOB:
+    case KINJ_CRONJOB:
         tmpl = jutil_path(obj, "spec.jobTemplate.spec.template");
         if (!json_is_object(tmpl))
             rc = errmsg_set(RC_INVAL, "field spec.jobTemplate.spec.template "
@@ -222,7 +221,7 @@ visit_object(json_t *arr, size_t idx, int doc, int item, kinj_fn fn, void *ctx,
         else
             rc = visit_template(tmpl, &site, fn, ctx, st);
         break;
-    case CLASS_LIST: {
+    case KINJ_LIST: {
         json_t *items = json_object_get(obj, "items"); /* borrowed */
 
         if (item > 0 || items == NULL || json_is_null(items))

@@ -54,9 +54,19 @@ struct kinj_stats {
  * may be partly rewritten: the caller drops them. stats may be NULL. */
 int kinj_walk(json_t *docs, kinj_fn fn, void *ctx, struct kinj_stats *stats);
 
-/* kinj_kind_class tells whether (apiVersion, kind) is one the walker
- * injects: 1 pod, 2 pod template, 3 CronJob, 4 List, 0 other. An empty or
- * NULL apiVersion matches on kind alone. */
+/* What an object is to the walker. */
+enum kinj_class {
+    KINJ_OTHER = 0,    /* untouched */
+    KINJ_POD = 1,      /* v1 Pod: the document is the pod */
+    KINJ_TEMPLATE = 2, /* spec.template: Deployment, StatefulSet, ... */
+    KINJ_CRONJOB = 3,  /* spec.jobTemplate.spec.template */
+    KINJ_LIST = 4      /* items: List, DeploymentList, ... */
+};
+
+/* kinj_kind_class classifies (apiVersion, kind); the API group must match
+ * (apps or extensions for Deployment..., batch for Job/CronJob, core for
+ * Pod/ReplicationController), an empty or NULL apiVersion matches on kind
+ * alone. Returns an enum kinj_class. */
 int kinj_kind_class(const char *api_version, const char *kind);
 
 /* kinj_read_docs parses text (a JSON document, or a YAML stream of one or

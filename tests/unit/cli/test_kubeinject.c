@@ -86,27 +86,28 @@ last_container(const json_t *spec)
 
 TEST(kinj_kind_class_table)
 {
-    CHECK_INT(kinj_kind_class("v1", "Pod"), 1);
-    CHECK_INT(kinj_kind_class("", "Pod"), 1);
-    CHECK_INT(kinj_kind_class(NULL, "Pod"), 1);
-    CHECK_INT(kinj_kind_class("apps/v1", "Pod"), 0);
-    CHECK_INT(kinj_kind_class("apps/v1", "Deployment"), 2);
-    CHECK_INT(kinj_kind_class("extensions/v1beta1", "Deployment"), 2);
-    CHECK_INT(kinj_kind_class("apps/v1", "StatefulSet"), 2);
-    CHECK_INT(kinj_kind_class("apps/v1", "DaemonSet"), 2);
-    CHECK_INT(kinj_kind_class("apps/v1", "ReplicaSet"), 2);
-    CHECK_INT(kinj_kind_class("v1", "ReplicationController"), 2);
-    CHECK_INT(kinj_kind_class("batch/v1", "Job"), 2);
-    CHECK_INT(kinj_kind_class("batch/v1", "CronJob"), 3);
-    CHECK_INT(kinj_kind_class("batch/v1beta1", "CronJob"), 3);
-    CHECK_INT(kinj_kind_class("v1", "List"), 4);
-    CHECK_INT(kinj_kind_class("apps/v1", "DeploymentList"), 4);
+    CHECK_INT(kinj_kind_class("v1", "Pod"), KINJ_POD);
+    CHECK_INT(kinj_kind_class("", "Pod"), KINJ_POD);
+    CHECK_INT(kinj_kind_class(NULL, "Pod"), KINJ_POD);
+    CHECK_INT(kinj_kind_class("apps/v1", "Pod"), KINJ_OTHER);
+    CHECK_INT(kinj_kind_class("apps/v1", "Deployment"), KINJ_TEMPLATE);
+    CHECK_INT(kinj_kind_class("extensions/v1beta1", "Deployment"),
+              KINJ_TEMPLATE);
+    CHECK_INT(kinj_kind_class("apps/v1", "StatefulSet"), KINJ_TEMPLATE);
+    CHECK_INT(kinj_kind_class("apps/v1", "DaemonSet"), KINJ_TEMPLATE);
+    CHECK_INT(kinj_kind_class("apps/v1", "ReplicaSet"), KINJ_TEMPLATE);
+    CHECK_INT(kinj_kind_class("v1", "ReplicationController"), KINJ_TEMPLATE);
+    CHECK_INT(kinj_kind_class("batch/v1", "Job"), KINJ_TEMPLATE);
+    CHECK_INT(kinj_kind_class("batch/v1", "CronJob"), KINJ_CRONJOB);
+    CHECK_INT(kinj_kind_class("batch/v1beta1", "CronJob"), KINJ_CRONJOB);
+    CHECK_INT(kinj_kind_class("v1", "List"), KINJ_LIST);
+    CHECK_INT(kinj_kind_class("apps/v1", "DeploymentList"), KINJ_LIST);
     /* same kind name, another API group: a custom resource, untouched */
-    CHECK_INT(kinj_kind_class("example.com/v1", "Job"), 0);
-    CHECK_INT(kinj_kind_class("argoproj.io/v1", "Deployment"), 0);
-    CHECK_INT(kinj_kind_class("v1", "Service"), 0);
-    CHECK_INT(kinj_kind_class("v1", "ConfigMap"), 0);
-    CHECK_INT(kinj_kind_class("v1", NULL), 0);
+    CHECK_INT(kinj_kind_class("example.com/v1", "Job"), KINJ_OTHER);
+    CHECK_INT(kinj_kind_class("argoproj.io/v1", "Deployment"), KINJ_OTHER);
+    CHECK_INT(kinj_kind_class("v1", "Service"), KINJ_OTHER);
+    CHECK_INT(kinj_kind_class("v1", "ConfigMap"), KINJ_OTHER);
+    CHECK_INT(kinj_kind_class("v1", NULL), KINJ_OTHER);
 }
 
 TEST(kinj_walk_each_workload_kind)
