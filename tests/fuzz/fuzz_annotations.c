@@ -117,6 +117,44 @@ add_container(json_t *list, size_t i, const char *key, const char *val,
     json_decref(port);
 }
 
+/* check_entry: what inj_probes_rewrite records is always usable by the
+ * agent: a path its pattern accepts and one handler with a real port. */
+static void
+check_entry(const char *path, const json_t *e, int status_port)
+{
+    static const char *const pre[] = {"/app-health/", "/app-lifecycle/"};
+    static const char *const suf[] = {"/livez", "/readyz", "/startupz",
+                                      "/prestopz", "/poststartz"};
+    const char *rest = NULL, *slash;
+    json_t *h = NULL; /* borrowed */
+    int kinds = 0;
+
+    for (size_t i = 0; i < 2 && rest == NULL; i++) {
+        if (strncmp(path, pre[i], strlen(pre[i])) == 0)
+            rest = path + strlen(pre[i]);
+    }
+    assert(rest != NULL && *rest != '\0' && *rest != '/');
+    slash = strchr(rest, '/');
+    assert(slash != NULL);
+    int ok = 0;
+    for (size_t i = 0; i < 5; i++)
+        ok |= strcmp(slash, suf[i]) == 0;
+    assert(ok);
+    if ((h = json_object_get(e, "httpGet")) != NULL)
+        kinds++;
+    if (json_object_get(e, "tcpSocket") != NULL) {
+        h = json_object_get(e, "tcpSocket");
+        kinds++;
+    }
+    if (json_object_get(e, "grpc") != NULL) {
+        h = json_object_get(e, "grpc");
+        kinds++;
+    }
+    assert(kinds == 1);
+    json_int_t port = json_integer_value(json_object_get(h, "port"));
+    assert(port >= 1 && port <= 65535 && port != status_port);
+}
+
 static void
 run_probes(json_t *spec, int status_port)
 {
@@ -133,6 +171,12 @@ run_probes(json_t *spec, int status_port)
             check_valid_json(dump);
         if (inj_probes_env(probers, &env) == 0)
             check_valid_json(env);
+        const char *k;
+        json_t *e; /* borrowed */
+        json_object_foreach(probers, k, e)
+        {
+            check_entry(k, e, status_port);
+        }
         /* a second pass changes nothing in the pod */
         first = json_deep_copy(spec);
         if (first != NULL &&
