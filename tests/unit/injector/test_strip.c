@@ -1,0 +1,197 @@
+/* test_strip.c: re-injection of an already injected pod: the old
+ * injection is stripped, so the result has exactly one istio-init and
+ * istio-proxy and equals injecting the original. */
+#include "tests/unit/harness.h"
+#include "tests/unit/injector/injtest.h"
+
+static int
+reinject(const struct inj_config *cfg, const json_t *pod, struct inj_result *r)
+{
+    return it_inject(cfg, pod, r);
+}
+
+TEST(strip_istio_injected_pod_merge_probers)
+{
+    struct inj_result r;
+    json_t *probers, *hello;
+    const char *s;
+
+    REQUIRE(it_inject_fixture(NULL, "merge-probers", &r) == 0);
+    CHECK_INT(it_count(r.pod, "spec.containers", "istio-proxy"), 1);
+    CHECK_INT(it_count(r.pod, "spec.initContainers", "istio-init"), 1);
+    /* Istio's old SDS volumes are gone, ours are there once */
+    CHECK_INT(it_count(r.pod, "spec.volumes", "workload-socket"), 0);
+    CHECK_INT(it_count(r.pod, "spec.volumes", "istio-ca-crl"), 0);
+    CHECK_INT(it_count(r.pod, "spec.volumes", "istio-envoy"), 1);
+    CHECK_INT(it_count(r.pod, "spec.volumes", "istio-certs"), 1);
+    CHECK_STR(jutil_str(it_proxy(r.pod), "image"),
+              "ghcr.io/mizzen/proxyv2:0.1.0");
+    CHECK_STR(it_env(it_proxy(r.pod), "ISTIO_META_APP_CONTAINERS"),
+              "hello,world");
+    /* old probers merged with the new container's */
+    s = it_env(it_proxy(r.pod), "ISTIO_KUBE_APP_PROBERS");
+    probers = s ? json_loads(s, 0, NULL) : NULL;
+    REQUIRE(probers != NULL);
+    CHECK_INT(json_integer_value(jutil_path(
+                  json_object_get(probers, "/app-health/hello/livez"),
+                  "httpGet.port")),
+              80);
+    CHECK_INT(json_integer_value(jutil_path(
+                  json_object_get(probers, "/app-health/hello/readyz"),
+                  "httpGet.port")),
+              3333);
+    CHECK(json_object_get(probers, "/app-health/world/livez") != NULL);
+    CHECK(json_object_get(probers, "/app-health/gone/livez") != NULL);
+    json_decref(probers);
+    hello = it_container(r.pod, "spec.containers", "hello");
+    CHECK_STR(jutil_path_str(hello, "livenessProbe.httpGet.path"),
+              "/app-health/hello/livez");
+    CHECK_INT(
+        json_integer_value(jutil_path(hello, "livenessProbe.httpGet.port")),
+        15020);
+    CHECK_STR(it_annot(r.pod, "prometheus.io/port"), "15020");
+    CHECK_STR(it_env(it_proxy(r.pod), "ISTIO_PROMETHEUS_ANNOTATIONS"), "{}");
+    inj_result_cleanup(&r);
+}
+
+TEST(strip_restores_prometheus_annotations)
+{
+    struct inj_config *cfg = it_config();
+    json_t *pod = it_fixture("prometheus-merge");
+    struct inj_result r1, r2;
+    json_t *env;
+
+    REQUIRE(cfg && pod);
+    REQUIRE(it_inject(cfg, pod, &r1) == 0);
+    REQUIRE(reinject(cfg, r1.pod, &r2) == 0);
+    env = json_loads(it_env(it_proxy(r2.pod), "ISTIO_PROMETHEUS_ANNOTATIONS"),
+                     0, NULL);
+    /* the app's own values, not the merged ones */
+    CHECK_STR(jutil_str(env, "port"), "8080");
+    CHECK_STR(jutil_str(env, "path"), "/metrics");
+    CHECK(json_equal(r1.pod, r2.pod));
+    json_decref(env);
+    inj_result_cleanup(&r2);
+    inj_result_cleanup(&r1);
+    json_decref(pod);
+    inj_config_free(cfg);
+}
+
+TEST(strip_restores_probes_for_a_new_status_port)
+{
+    struct inj_config *cfg = it_config();
+    json_t *pod = it_fixture("tcp-probes");
+    struct inj_result r1, r2;
+    json_t *hello;
+
+    REQUIRE(cfg && pod);
+    REQUIRE(it_inject(cfg, pod, &r1) == 0);
+    /* re-inject with another status port: the probes follow it */
+    json_object_set_new(jutil_path(r1.pod, "metadata.annotations"),
+                        "status.sidecar.istio.io/port", json_string("4444"));
+    REQUIRE(reinject(cfg, r1.pod, &r2) == 0);
+    hello = it_container(r2.pod, "spec.containers", "hello");
+    CHECK_INT(
+        json_integer_value(jutil_path(hello, "readinessProbe.httpGet.port")),
+        4444);
+    CHECK_INT(
+        json_integer_value(jutil_path(hello, "startupProbe.httpGet.port")),
+        4444);
+    CHECK_INT(
+        json_integer_value(jutil_path(hello, "readinessProbe.timeoutSeconds")),
+        5);
+    CHECK_STR(it_arg_after(it_init(r2.pod), "-d"), "15090,15021,4444");
+    CHECK_CONTAINS(it_env(it_proxy(r2.pod), "ISTIO_KUBE_APP_PROBERS"),
+                   "\"/app-health/hello/startupz\":{\"grpc\":{\"port\":5555,"
+                   "\"service\":null}}");
+    inj_result_cleanup(&r2);
+    inj_result_cleanup(&r1);
+    json_decref(pod);
+    inj_config_free(cfg);
+}
+
+TEST(strip_reinserts_user_overrides)
+{
+    struct inj_config *cfg = it_config();
+    json_t *pod = it_fixture("proxy-override-runas");
+    struct inj_result r1, r2;
+    json_t *ov;
+
+    REQUIRE(cfg && pod);
+    REQUIRE(it_inject(cfg, pod, &r1) == 0);
+    REQUIRE(reinject(cfg, r1.pod, &r2) == 0);
+    CHECK(json_equal(r1.pod, r2.pod));
+    CHECK_INT(it_count(r2.pod, "spec.containers", "istio-proxy"), 1);
+    ov = json_loads(it_annot(r2.pod, "proxy.istio.io/overrides"), 0, NULL);
+    /* the record is still the user's original container */
+    CHECK(json_equal(json_array_get(jutil_arr(ov, "containers"), 0),
+                     it_container(pod, "spec.containers", "istio-proxy")));
+    json_decref(ov);
+    inj_result_cleanup(&r2);
+    inj_result_cleanup(&r1);
+    json_decref(pod);
+    inj_config_free(cfg);
+}
+
+TEST(strip_follows_config_changes)
+{
+    struct inj_config *cfg = it_config();
+    struct inj_config *none = it_config_parts(
+        NULL, NULL, "defaultConfig: {interceptionMode: NONE}\n");
+    json_t *pod = it_fixture("multi-init");
+    struct inj_result r1, r2;
+
+    REQUIRE(cfg && none && pod);
+    REQUIRE(it_inject(cfg, pod, &r1) == 0);
+    REQUIRE(reinject(none, r1.pod, &r2) == 0);
+    CHECK_INT(it_count(r2.pod, "spec.initContainers", "istio-init"), 0);
+    CHECK_INT(json_array_size(jutil_path(r2.pod, "spec.initContainers")), 2);
+    CHECK_CONTAINS(it_annot(r2.pod, "sidecar.istio.io/status"),
+                   "\"initContainers\":null");
+    inj_result_cleanup(&r2);
+    inj_result_cleanup(&r1);
+    json_decref(pod);
+    inj_config_free(none);
+    inj_config_free(cfg);
+}
+
+TEST(strip_ignores_malformed_status)
+{
+    struct inj_result r;
+
+    /* bad status JSON: ignored (as Istio); the declared istio-proxy is
+     * then a user override */
+    REQUIRE(it_inject_json(NULL,
+                           "{\"metadata\":{\"name\":\"p\",\"annotations\":{"
+                           "\"sidecar.istio.io/status\":\"not json\"}},"
+                           "\"spec\":{\"containers\":[{\"name\":\"a\"},"
+                           "{\"name\":\"istio-proxy\",\"image\":\"x/y:1\"}]}}",
+                           &r) == 0);
+    CHECK_INT(it_count(r.pod, "spec.containers", "istio-proxy"), 1);
+    CHECK_STR(jutil_str(it_proxy(r.pod), "image"), "x/y:1");
+    CHECK(it_annot(r.pod, "proxy.istio.io/overrides") != NULL);
+    CHECK_CONTAINS(it_annot(r.pod, "sidecar.istio.io/status"),
+                   "{\"initContainers\":[\"istio-init\"]");
+    inj_result_cleanup(&r);
+}
+
+TEST(strip_twice_injected_many_times)
+{
+    struct inj_config *cfg = it_config();
+    json_t *pod = it_fixture("hello-probes");
+    struct inj_result r1;
+
+    REQUIRE(cfg && pod);
+    REQUIRE(it_inject(cfg, pod, &r1) == 0);
+    for (int i = 0; i < 5; i++) {
+        struct inj_result r2;
+        REQUIRE(reinject(cfg, r1.pod, &r2) == 0);
+        CHECK(json_equal(r1.pod, r2.pod));
+        CHECK_INT(json_array_size(r2.patch), 0);
+        inj_result_cleanup(&r1);
+        r1 = r2;
+    }
+    inj_result_cleanup(&r1);
+    json_decref(pod);
+    inj_config_free(cfg);
+}
