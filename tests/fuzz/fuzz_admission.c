@@ -1,0 +1,117 @@
+/* fuzz_admission.c: bytes -> AdmissionReview decode -> injector (built-in
+ * default configuration) -> response encode. Never crashes or leaks; the
+ * response is valid JSON, an AdmissionReview in the request's apiVersion
+ * with the request's uid, and a patch (when present) is base64 of a JSON
+ * array. The first bytes up to a newline, when they start with "/inject",
+ * are used as the request path (path parameters). */
+#include "injector/injector.h"
+#include "lib/buf.h"
+#include "lib/jutil.h"
+#include "lib/mem.h"
+#include "webhook/wh_admission.h"
+
+#include <assert.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+
+static struct inj_config *cfg;
+
+int
+LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+    (void)argc;
+    (void)argv;
+    mem_init_jansson();
+    if (inj_config_load(&cfg, NULL, 0, NULL, 0) != 0)
+        abort();
+    return 0;
+}
+
+static int
+b64v(char c)
+{
+    const char *t =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    const char *p = c ? strchr(t, c) : NULL;
+    return p ? (int)(p - t) : -1;
+}
+
+static void
+check_patch(const char *s)
+{
+    size_t n = strlen(s);
+    struct buf b;
+    json_t *v = NULL; /* owned */
+
+    assert(n % 4 == 0);
+    buf_init(&b, 0);
+    for (size_t i = 0; i < n; i += 4) {
+        int a = b64v(s[i]), c = b64v(s[i + 1]);
+        int d = s[i + 2] == '=' ? 0 : b64v(s[i + 2]);
+        int e = s[i + 3] == '=' ? 0 : b64v(s[i + 3]);
+        assert(a >= 0 && c >= 0 && d >= 0 && e >= 0);
+        unsigned x = (unsigned)(a << 18 | c << 12 | d << 6 | e);
+        buf_addc(&b, (char)(x >> 16));
+        if (s[i + 2] != '=')
+            buf_addc(&b, (char)(x >> 8 & 255));
+        if (s[i + 3] != '=')
+            buf_addc(&b, (char)(x & 255));
+    }
+    assert(jutil_parse(&v, b.ptr, b.len, NULL) == 0);
+    assert(json_is_array(v));
+    json_decref(v);
+    buf_cleanup(&b);
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    const char *p = (const char *)data;
+    json_t *env = NULL;  /* owned */
+    json_t *resp = NULL; /* owned */
+    struct wh_review rv;
+    struct wh_outcome oc;
+    struct buf out;
+    const uint8_t *nl;
+
+    if (cfg == NULL)
+        LLVMFuzzerInitialize(NULL, NULL);
+    if (size > 7 && memcmp(p, "/inject", 7) == 0 &&
+        (nl = memchr(data, '\n', size)) != NULL) {
+        char path[512];
+        size_t n = (size_t)(nl - data);
+        if (n < sizeof(path)) {
+            memcpy(path, p, n);
+            path[n] = '\0';
+            if (strlen(path) == n)
+                wh_path_parse(&env, path);
+        }
+        size -= n + 1;
+        p = (const char *)nl + 1;
+    }
+    buf_init(&out, 0);
+    if (wh_review_decode(&rv, p, size, 0) != 0)
+        goto done;
+    if (wh_admit(&oc, cfg, &rv, env) == 0) {
+        if (wh_response_encode(&out, &rv, &oc) == 0) {
+            assert(jutil_parse(&resp, out.ptr, out.len, NULL) == 0);
+            assert(strcmp(jutil_str(resp, "apiVersion"), rv.api_version) == 0);
+            assert(strcmp(jutil_str(resp, "kind"), "AdmissionReview") == 0);
+            assert(strcmp(jutil_path_str(resp, "response.uid"), rv.uid) == 0);
+            assert(json_is_boolean(jutil_path(resp, "response.allowed")));
+            if (jutil_path_str(resp, "response.patch") != NULL)
+                check_patch(jutil_path_str(resp, "response.patch"));
+            json_decref(resp);
+        }
+        wh_outcome_cleanup(&oc);
+    }
+    wh_review_cleanup(&rv);
+done:
+    buf_cleanup(&out);
+    json_decref(env);
+    return 0;
+}
