@@ -1,8 +1,6 @@
 # bench/inject: in-process injection of a typical pod and of a pod with 2000
 # env vars (inj_pod_inject), against the baseline of a plain deep copy +
 # serialization of the same pod, measured in the same run.
-# (Guarded like cli/module.mk until inj_pod_inject exists.)
-ifneq ($(shell grep -ls '^inj_pod_inject' injector/*.c 2>/dev/null),)
 BENCH_TARGETS += bench-inject
 .PHONY: bench-inject
 
@@ -13,4 +11,3 @@ $(O)/bench/bench_inject: $(call objs,bench/inject/bench_inject.c \
 
 bench-inject: $(O)/bench/bench_inject
 	$(O)/bench/bench_inject
-endif
