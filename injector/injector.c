@@ -221,6 +221,28 @@ add_annotations(struct inj_ctx *ctx, struct names *nm)
     return rc;
 }
 
+/* check_reserved_names: after the user's overrides are taken out, an
+ * injected name left in the other list would clash with the template's
+ * container (a native istio-proxy among init containers: classic mode
+ * only). */
+static int
+check_reserved_names(const struct inj_ctx *ctx)
+{
+    if (inj_arr_find(jutil_arr(ctx->spec, "initContainers"), INJ_PROXY_NAME,
+                     NULL))
+        return errmsg_set(RC_INVAL,
+                          "spec.initContainers: '%s' is the injected "
+                          "sidecar's name (native sidecars are not "
+                          "supported)",
+                          INJ_PROXY_NAME);
+    if (inj_arr_find(jutil_arr(ctx->spec, "containers"), INJ_INIT_NAME, NULL))
+        return errmsg_set(RC_INVAL,
+                          "spec.containers: '%s' is the injected init "
+                          "container's name",
+                          INJ_INIT_NAME);
+    return 0;
+}
+
 static int
 run(struct inj_ctx *ctx)
 {
@@ -243,6 +265,7 @@ run(struct inj_ctx *ctx)
     if (rc == 0)
         inj_owner_resolve(ctx);
     rc = rc ? rc : inj_take_overrides(ctx);
+    rc = rc ? rc : check_reserved_names(ctx);
     rc = rc ? rc : add_containers(ctx, &nm);
     rc = rc ? rc : add_annotations(ctx, &nm);
     json_decref(nm.secrets);

@@ -9,7 +9,9 @@
  * user's original containers are recorded in proxy.istio.io/overrides so
  * that re-injection (strip.c) can put them back. A non-zero
  * securityContext.runAsUser of the user's istio-proxy becomes istio-init's
- * -u (not with TPROXY), as in Istio. */
+ * -u (not with TPROXY), as in Istio. The env variables the injector reads
+ * back on re-injection (ISTIO_KUBE_APP_PROBERS, ISTIO_PROMETHEUS_ANNOTATIONS)
+ * cannot be overridden. */
 #include "injector/inj_internal.h"
 #include "lib/errmsg.h"
 #include "lib/mem.h"
@@ -97,6 +99,11 @@ merge_list(json_t *dst, const json_t *src, const char *key)
     json_array_foreach(src, i, s)
     {
         int done = 0;
+        const char *n = jutil_str(s, "name");
+        /* the injector reads these back on re-injection: its own */
+        if (strcmp(key, "name") == 0 && n != NULL &&
+            (strcmp(n, INJ_PROBERS_ENV) == 0 || strcmp(n, INJ_PROM_ENV) == 0))
+            continue;
         json_array_foreach(dst, j, d)
         {
             if (json_is_object(s) && json_is_object(d) && same_key(d, s, key)) {
