@@ -332,12 +332,19 @@ anchor_clear(struct anchor *a)
     memset(a, 0, sizeof(*a));
 }
 
+/* anchors_reset forgets every anchor and the table itself, so that a big
+ * table of one document costs nothing to the next ones. */
 static void
 anchors_reset(struct loader *L)
 {
-    for (size_t i = 0; i < L->nslots; i++)
-        if (L->anchors[i].name)
+    for (size_t i = 0; i < L->nslots && L->nanchors > 0; i++)
+        if (L->anchors[i].name) {
             anchor_clear(&L->anchors[i]);
+            L->nanchors--;
+        }
+    mem_free(L->anchors);
+    L->anchors = NULL;
+    L->nslots = 0;
     L->nanchors = 0;
 }
 
@@ -362,14 +369,22 @@ anchor_find(struct loader *L, const char *name)
     return a->name ? a : NULL;
 }
 
-/* anchor_set records (or redefines) an anchor: 0 or RC_NOMEM. v is
- * borrowed (a reference is taken). */
+/* anchor_set records (or redefines) an anchor: 0, RC_NOMEM or RC_LIMIT.
+ * v is borrowed (a reference is taken). The number of anchors per document
+ * is capped by max_alias_nodes (an anchor is only useful to an alias, and
+ * each alias costs at least one alias node), which also bounds the cost of
+ * hash collisions in the table. */
 static int
 anchor_set(struct loader *L, const char *name, json_t *v, const char *raw,
-           size_t rawlen, struct weight w)
+           size_t rawlen, struct weight w, yaml_mark_t m)
 {
     struct anchor *a, tmp = {0};
 
+    if (L->nanchors >= L->max_alias && anchor_find(L, name) == NULL)
+        return errmsg_set(RC_LIMIT,
+                          "line %zu column %zu: more than %zu anchors in a "
+                          "document (max_alias_nodes)",
+                          m.line + 1, m.column + 1, L->max_alias);
     if ((L->nanchors + 1) * 2 > L->nslots) {
         size_t ns = L->nslots ? L->nslots * 2 : 16;
         struct anchor *t = mem_calloc(ns, sizeof(*t));
@@ -449,7 +464,7 @@ put_value(struct loader *L, json_t *v, struct weight w, const char *anchor,
     struct frame *f;
     int rc;
 
-    if (anchor && (rc = anchor_set(L, anchor, v, raw, rawlen, w)) != 0) {
+    if (anchor && (rc = anchor_set(L, anchor, v, raw, rawlen, w, mark)) != 0) {
         json_decref(v);
         return rc;
     }
@@ -603,7 +618,7 @@ on_scalar(struct loader *L, const yaml_event_t *ev)
         /* an anchored key may later be used as a value: record it */
         if ((rc = scalar_value(&v, ev)) != 0)
             return rc;
-        rc = anchor_set(L, anchor, v, s, n, w);
+        rc = anchor_set(L, anchor, v, s, n, w, ev->start_mark);
         json_decref(v);
         return rc;
     }

@@ -500,6 +500,15 @@ TEST(yj_billion_laughs_fails_fast)
     buf_addstr(&b, "]\n");
     CHECK_INT(yj_load_one(&v, b.ptr, b.len, NULL), RC_LIMIT);
     CHECK_CONTAINS(errmsg_get(), "bytes of text (max_bytes)");
+
+    /* anchors per document are capped too; redefining one is free */
+    struct yj_limits few = {.max_alias_nodes = 3};
+    const char *s = "[&a 1, &b 2, &c 3, &a 4]\n---\n[&d 1, &e 2, &f 3]\n";
+    CHECK_INT(yj_load_all(&v, s, strlen(s), &few), 0);
+    json_decref(v);
+    s = "[&a 1, &b 2, &c 3, &d 4]\n";
+    CHECK_INT(yj_load_all(&v, s, strlen(s), &few), RC_LIMIT);
+    CHECK_CONTAINS(errmsg_get(), "line 1 column 20: more than 3 anchors");
     buf_cleanup(&b);
 }
 
