@@ -136,11 +136,17 @@ inpeer ip addr add 10.250.0.2/24 dev "$VPEER"
 inpeer ip addr add 10.251.0.2/24 dev "$VPEER"
 inpeer ip link set "$VPEER" up
 inpeer ip link set lo up
+inpod ip -6 addr add fd00:250::1/64 dev "$VPOD" nodad
+inpod ip -6 route add fd00:251::/64 dev "$VPOD"
+inpeer ip -6 addr add fd00:250::2/64 dev "$VPEER" nodad
+inpeer ip -6 addr add fd00:251::2/64 dev "$VPEER" nodad
 
 start_listener "$POD" "$WORK/pod1.ready" 15001 15020 15021 15090 8080
 start_listener "$POD" "$WORK/pod2.ready" 15006
 pod2_pid=${pids[-1]}
 start_listener "$PEER" "$WORK/peer.ready" 9000 5432
+start_listener "$POD" "$WORK/pod6.ready" 15001 15006 8080 --v6
+start_listener "$PEER" "$WORK/peer6.ready" 9000 --v6
 
 echo "== before capture: direct paths work"
 check "pod -> peer:9000 direct" "$(probe "$POD" 10.250.0.2 9000 --uid 1000)" \
@@ -258,6 +264,44 @@ check "-i: 10.250.0.0/24 not captured" \
 check "-b 8080 captured" "$(probe "$PEER" 10.250.0.1 8080)" '^port=15006 '
 check "-b: 15020 not in the list, not captured" \
     "$(probe "$PEER" 10.250.0.1 15020)" '^port=15020 '
+
+echo "== IPv6: a v6 range in -x adds an ip6tables ruleset"
+ARGS6=("${DEFAULT_ARGS[@]}" -x fd00:251::/64)
+run_ipt "${ARGS6[@]}" --dry-run >"$WORK/dry6.txt"
+run_ipt "${ARGS6[@]}" 2>"$WORK/apply6.err"
+check "apply with a v6 range exit status" "$?" '^0$'
+if diff -u <(sed '/^# ip6tables-restore$/,$d' "$WORK/dry6.txt" | norm) \
+    <(save_nft | norm); then
+    pass "v4 part of --dry-run equals iptables-save"
+else
+    fail "v4 part of --dry-run differs from iptables-save"
+fi
+if diff -u <(sed '1,/^# ip6tables-restore$/d' "$WORK/dry6.txt" | norm) \
+    <(inpod ip6tables-nft-save | norm); then
+    pass "v6 part of --dry-run equals ip6tables-save"
+else
+    fail "v6 part of --dry-run differs from ip6tables-save"
+fi
+check "v6 rules use ::6 and ::1" "$(grep -c -e '-s ::6/128 -o lo' \
+    -e '-d ::1/128 -j RETURN' "$WORK/dry6.txt")" '^2$'
+check "v6: app -> [fd00:250::2]:9000 lands on 15001" \
+    "$(probe "$POD" fd00:250::2 9000 --uid 1000 --gid 1000)" \
+    '^port=15001 orig=\[fd00:250::2\]:9000 '
+check "v6: uid 1337 goes direct" \
+    "$(probe "$POD" fd00:250::2 9000 --uid 1337 --gid 1337)" '^port=9000 '
+check "v6: excluded range fd00:251::/64 goes direct" \
+    "$(probe "$POD" fd00:251::2 9000 --uid 1000 --gid 1000)" '^port=9000 '
+check "v6: peer -> [fd00:250::1]:8080 lands on 15006" \
+    "$(probe "$PEER" fd00:250::1 8080)" '^port=15006 '
+run_ipt "${ARGS6[@]}" 2>/dev/null
+check "v6: second run leaves one copy" \
+    "$(inpod ip6tables-nft-save | grep -c -- '^-A OUTPUT -j ISTIO_OUTPUT$')" \
+    '^1$'
+run_ipt "${DEFAULT_ARGS[@]}" 2>/dev/null
+check "v4-only config removes our v6 rules" \
+    "$(inpod ip6tables-nft-save | grep -c ISTIO)" '^0$'
+check "v6 traffic direct again" \
+    "$(probe "$POD" fd00:250::2 9000 --uid 1000 --gid 1000)" '^port=9000 '
 
 echo "== --cleanup-only, then the legacy backend"
 run_ipt --cleanup-only 2>/dev/null

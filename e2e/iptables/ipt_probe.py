@@ -1,8 +1,8 @@
 #!/usr/bin/python3
 """ipt_probe.py: TCP listeners and a client for e2e/t_iptables_netns.sh.
 
-  ipt_probe.py listen READYFILE PORT... [--transparent]
-      Listens on 0.0.0.0:PORT for every PORT. Each accepted connection gets
+  ipt_probe.py listen READYFILE PORT... [--transparent] [--v6]
+      Listens on 0.0.0.0:PORT (--v6: [::]:PORT, IPv6 only) for every PORT. Each accepted connection gets
       one line and is closed:
         port=<listening port> orig=<SO_ORIGINAL_DST ip:port or none>
         local=<getsockname ip:port> from=<peer ip>
@@ -10,7 +10,8 @@
       port is bound. Runs until killed.
 
   ipt_probe.py connect HOST PORT [--uid U] [--gid G] [--src IP]
-      Optionally binds the source address, drops to gid/uid, connects
+      HOST may be IPv6. Drops to gid/uid, optionally binds the source
+      address, connects
       (3 s timeout), prints the server's line, or "ERR <reason>"; exit 0.
 """
 import os
@@ -25,6 +26,12 @@ IP_TRANSPARENT = 19
 
 def original_dst(conn):
     try:
+        if conn.family == socket.AF_INET6:
+            # IP6T_SO_ORIGINAL_DST: a sockaddr_in6
+            raw = conn.getsockopt(socket.IPPROTO_IPV6, SO_ORIGINAL_DST, 28)
+            port = struct.unpack("!H", raw[2:4])[0]
+            ip = socket.inet_ntop(socket.AF_INET6, raw[8:24])
+            return "[%s]:%d" % (ip, port)
         raw = conn.getsockopt(socket.SOL_IP, SO_ORIGINAL_DST, 16)
     except OSError:
         return "none"
@@ -33,14 +40,17 @@ def original_dst(conn):
     return "%s:%d" % (ip, port)
 
 
-def listen(ready, ports, transparent):
+def listen(ready, ports, transparent, v6):
     sel = selectors.DefaultSelector()
     for p in ports:
-        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s = socket.socket(socket.AF_INET6 if v6 else socket.AF_INET,
+                          socket.SOCK_STREAM)
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if v6:
+            s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
         if transparent:
             s.setsockopt(socket.SOL_IP, IP_TRANSPARENT, 1)
-        s.bind(("0.0.0.0", p))
+        s.bind(("::" if v6 else "0.0.0.0", p))
         s.listen(64)
         sel.register(s, selectors.EVENT_READ, p)
     with open(ready, "w") as f:
@@ -69,7 +79,8 @@ def connect(host, port, uid, gid, src):
         os.setgid(gid)
     if uid is not None:
         os.setuid(uid)
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET,
+                      socket.SOCK_STREAM)
     s.settimeout(3)
     try:
         if src:
@@ -92,7 +103,7 @@ def main(argv):
     if len(argv) >= 3 and argv[1] == "listen":
         transparent = "--transparent" in argv
         ports = [int(a) for a in argv[3:] if not a.startswith("--")]
-        listen(argv[2], ports, transparent)
+        listen(argv[2], ports, transparent, "--v6" in argv)
         return 0
     if len(argv) >= 4 and argv[1] == "connect":
         opts = {"--uid": None, "--gid": None, "--src": None}
