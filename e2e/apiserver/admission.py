@@ -187,8 +187,8 @@ class Admission:
             port = int(s.get("port", 443))
             path = s.get("path") or "/"
             url = "https://%s:%d%s?timeout=%ds" % (svc, port, path, ts)
-            mapped = self.cfg.service_hosts.get(svc) or self.cfg.service_hosts.get(
-                "%s:%d" % (svc, port))
+            mapped = self.cfg.service_hosts.get("%s:%d" % (svc, port)) or \
+                self.cfg.service_hosts.get(svc)
             if mapped is None:
                 raise CallError('failed to call webhook: Post "%s": dial tcp: lookup %s on '
                                 "127.0.0.53:53: no such host" % (url, svc))
@@ -199,8 +199,8 @@ class Admission:
         port = u.port or 443
         path = u.path or "/"
         url = "https://%s%s?timeout=%ds" % (u.netloc, path, ts)
-        mapped = self.cfg.service_hosts.get(u.hostname) or self.cfg.service_hosts.get(
-            "%s:%d" % (u.hostname, port))
+        mapped = self.cfg.service_hosts.get("%s:%d" % (u.hostname, port)) or \
+            self.cfg.service_hosts.get(u.hostname)
         host, cport = mapped if mapped else (u.hostname, port)
         return host, cport, u.hostname, url, path
 

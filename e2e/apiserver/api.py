@@ -211,6 +211,7 @@ class Api:
         self._require_ns(ki, ns)
         if ki.builtin and ki.resource == "pods":
             body = hooks.admit_pod(self, ki, ns, body, user, opts)
+            md = body["metadata"]
         objects.validate(ki, body, None)
         hooks.before_create(self, ki, body, opts)
         with self.store.lock:

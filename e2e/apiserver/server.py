@@ -199,6 +199,8 @@ class Handler(BaseHTTPRequestHandler):
         app = self.server.app
         if path.startswith(("/healthz", "/livez", "/readyz")):
             return self._send(200, b"ok", "text/plain; charset=utf-8")
+        if path.startswith(("/openapi/v2", "/swagger")):
+            raise no_route()
         if not _accepts_json(self.headers.get("Accept")):
             raise not_acceptable()
         if path == "/version":
@@ -399,7 +401,10 @@ class Handler(BaseHTTPRequestHandler):
                     break
                 if item == "reset":
                     self.close_connection = True
-                    self.connection.shutdown(socket.SHUT_RDWR)
+                    try:
+                        self.connection.shutdown(socket.SHUT_RDWR)
+                    except OSError:
+                        pass
                     return
                 lines = [self._event_line(ki, item, version)]
                 while len(lines) < 256:

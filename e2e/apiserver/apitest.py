@@ -1,0 +1,778 @@
+#!/usr/bin/python3
+"""API-level tests of the emulator with a plain HTTPS client (http.client) and a tiny HTTPS
+admission webhook with its own test CA. Run by e2e/t_apiserver_api.sh:
+    apitest.py WORKDIR ROOT
+Starts the emulator itself, stops it with SIGTERM at the end (exit status checked)."""
+
+import base64
+import http.client
+import json
+import os
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+WORK, ROOT = sys.argv[1], sys.argv[2]
+FAILS = []
+
+
+def check(what, cond, detail=""):
+    print(("ok   " if cond else "FAIL ") + what + ("" if cond else "  [%s]" % detail), flush=True)
+    if not cond:
+        FAILS.append(what)
+
+
+def openssl(*args):
+    subprocess.run(["openssl"] + list(args), cwd=WORK, check=True, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL)
+
+
+def make_ca(name):
+    openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+            "-keyout", name + ".key", "-out", name + ".crt", "-days", "2", "-subj", "/CN=" + name,
+            "-addext", "basicConstraints=critical,CA:TRUE")
+
+
+def make_leaf(ca, name, san):
+    openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+            "-keyout", name + ".key", "-out", name + ".csr", "-subj", "/CN=" + name)
+    with open(os.path.join(WORK, name + ".ext"), "w") as f:
+        f.write("subjectAltName=%s\n" % san)
+    openssl("x509", "-req", "-in", name + ".csr", "-CA", ca + ".crt", "-CAkey", ca + ".key",
+            "-CAcreateserial", "-out", name + ".crt", "-days", "2", "-extfile", name + ".ext")
+
+
+# ---------------- the test webhook ----------------
+
+class Hook:
+    mode = "label"
+    reviews = []
+    paths = []
+    lock = threading.Lock()
+
+
+class HookHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *a):
+        pass
+
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        review = json.loads(body)
+        with Hook.lock:
+            Hook.reviews.append(review)
+            Hook.paths.append(self.path)
+        req = review["request"]
+        mode = Hook.mode
+        if mode == "sleep":
+            time.sleep(2.5)
+        if mode == "500":
+            data = b"boom"
+            self.send_response(500)
+        else:
+            resp = {"uid": req["uid"], "allowed": True}
+            if mode == "deny":
+                resp = {"uid": req["uid"], "allowed": False,
+                        "status": {"code": 403, "reason": "Forbidden",
+                                   "message": "pods must not run as root"}}
+            elif mode in ("label", "sleep"):
+                labels = req["object"]["metadata"].get("labels")
+                ops = [{"op": "add", "path": "/metadata/labels", "value": {"injected": "yes"}}] \
+                    if labels is None else [{"op": "add", "path": "/metadata/labels/injected",
+                                             "value": "yes"}]
+                ops.append({"op": "add", "path": "/metadata/annotations",
+                            "value": {"hook.example.com/seen": "true"}}
+                           if req["object"]["metadata"].get("annotations") is None else
+                           {"op": "add", "path": "/metadata/annotations/hook.example.com~1seen",
+                            "value": "true"})
+                resp["patchType"] = "JSONPatch"
+                resp["patch"] = base64.b64encode(json.dumps(ops).encode()).decode()
+                resp["warnings"] = ["labelled by the test webhook"]
+            elif mode == "baduid":
+                resp["uid"] = "not-the-uid"
+            data = json.dumps({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
+                               "response": resp}).encode()
+            self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
+def start_hook():
+    make_ca("hookca")
+    make_ca("otherca")
+    make_leaf("hookca", "hook", "DNS:hook.hooks.svc")
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(os.path.join(WORK, "hook.crt"), os.path.join(WORK, "hook.key"))
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), HookHandler)
+    srv.daemon_threads = True
+    srv.handle_error = lambda *a: None  # the emulator hangs up on slow answers: expected
+    srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    return srv
+
+
+# ---------------- client ----------------
+
+class Client:
+    def __init__(self, port, token):
+        self.port, self.token = port, token
+        self.ctx = ssl.create_default_context(cafile=os.path.join(WORK, "ca.crt"))
+
+    def conn(self, timeout=15):
+        return http.client.HTTPSConnection("127.0.0.1", self.port, context=self.ctx,
+                                           timeout=timeout)
+
+    def req(self, method, path, body=None, ctype="application/json", token=True, headers=None):
+        c = self.conn()
+        h = {"Accept": "application/json"}
+        if token:
+            h["Authorization"] = "Bearer " + (self.token if token is True else token)
+        if body is not None:
+            h["Content-Type"] = ctype
+            body = body if isinstance(body, (bytes, str)) else json.dumps(body)
+        h.update(headers or {})
+        try:
+            c.request(method, path, body, h)
+            r = c.getresponse()
+            data = r.read()
+            try:
+                doc = json.loads(data)
+            except ValueError:
+                doc = data.decode(errors="replace")
+            return r.status, r, doc
+        finally:
+            c.close()
+
+    def watch(self, path, until=None, secs=5.0):
+        """Collect watch events (dicts) until until(events) is true, EOF or secs pass.
+        Returns (http status, events, ended_by_eof)."""
+        c = self.conn(timeout=secs)
+        c.request("GET", path, headers={"Authorization": "Bearer " + self.token})
+        r = c.getresponse()
+        if r.status != 200:
+            doc = json.loads(r.read())
+            c.close()
+            return r.status, [doc], True
+        events, buf, eof = [], b"", False
+        end = time.monotonic() + secs
+        try:
+            while time.monotonic() < end:
+                c.sock.settimeout(max(0.05, end - time.monotonic()))
+                try:
+                    chunk = r.read1(65536)
+                except (socket.timeout, TimeoutError):
+                    break
+                except (http.client.IncompleteRead, ConnectionError, ssl.SSLError):
+                    eof = True
+                    break
+                if not chunk:
+                    eof = True
+                    break
+                buf += chunk
+                while b"\n" in buf:
+                    line, buf = buf.split(b"\n", 1)
+                    if line.strip():
+                        events.append(json.loads(line))
+                if until is not None and until(events):
+                    break
+        finally:
+            c.close()
+        return 200, events, eof
+
+
+def fault(cl, spec):
+    st, _, doc = cl.req("POST", "/emulator/faults", spec)
+    assert st == 200, doc
+    return doc["results"][0]
+
+
+def wait(pred, secs=10.0):
+    end = time.monotonic() + secs
+    while time.monotonic() < end:
+        v = pred()
+        if v:
+            return v
+        time.sleep(0.1)
+    return pred()
+
+
+# ---------------- scenarios ----------------
+
+def t_auth_discovery(cl):
+    st, _, doc = cl.req("GET", "/api/v1/namespaces", token=False)
+    check("no token -> 401 Unauthorized Status", st == 401 and doc.get("reason") == "Unauthorized",
+          (st, doc))
+    st, _, doc = cl.req("GET", "/api/v1/namespaces", token="wrong")
+    check("bad token -> 401", st == 401, st)
+    st, _, doc = cl.req("GET", "/healthz", token=False)
+    check("/healthz without token -> ok", st == 200 and doc == "ok", (st, doc))
+    st, _, doc = cl.req("GET", "/version")
+    check("/version reports 1.30", st == 200 and doc["minor"] == "30", doc)
+    st, _, doc = cl.req("GET", "/apis/apps/v1")
+    res = {r["name"]: r for r in doc.get("resources", [])}
+    check("apps/v1 discovery lists deployments and deployments/status",
+          "deployments" in res and "deployments/status" in res and "watch" in
+          res["deployments"]["verbs"], doc)
+    st, _, doc = cl.req("GET", "/openapi/v3")
+    check("/openapi/v3 indexes api/v1 and apis/apps/v1",
+          "api/v1" in doc.get("paths", {}) and "apis/apps/v1" in doc["paths"], doc)
+    st, _, _ = cl.req("GET", "/openapi/v2")
+    check("/openapi/v2 -> 404", st == 404, st)
+    st, _, _ = cl.req("GET", "/api/v1/namespaces", headers={
+        "Accept": "application/vnd.kubernetes.protobuf"})
+    check("protobuf-only Accept -> 406", st == 406, st)
+
+
+def t_crud(cl):
+    base = "/api/v1/namespaces/default/configmaps"
+    st, _, a = cl.req("POST", base, {"metadata": {"name": "c1"}, "data": {"k": "v"}})
+    check("create -> 201 with uid, creationTimestamp, resourceVersion",
+          st == 201 and a["metadata"].get("uid") and a["metadata"]["creationTimestamp"].endswith(
+              "Z") and a["metadata"]["resourceVersion"], (st, a))
+    st, _, doc = cl.req("POST", base, {"metadata": {"name": "c1"}})
+    check("create again -> 409 AlreadyExists", st == 409 and doc["reason"] == "AlreadyExists" and
+          doc["details"] == {"name": "c1", "kind": "configmaps"}, doc)
+    st, _, doc = cl.req("POST", base, {"metadata": {}})
+    check("create without a name -> 422 Invalid (metadata.name)", st == 422 and
+          doc["reason"] == "Invalid" and doc["details"]["causes"][0]["field"] == "metadata.name",
+          doc)
+    st, _, doc = cl.req("POST", "/api/v1/namespaces/nope/configmaps", {"metadata": {"name": "x"}})
+    check("create in a missing namespace -> 404 namespaces not found", st == 404 and
+          doc["message"] == 'namespaces "nope" not found', doc)
+    st, _, doc = cl.req("POST", base, {"metadata": {"name": "x", "namespace": "other"}})
+    check("namespace mismatch -> 400", st == 400 and doc["reason"] == "BadRequest", doc)
+    st, _, g = cl.req("POST", base, {"metadata": {"generateName": "gen-"}})
+    n = g["metadata"]["name"]
+    check("generateName -> prefix + 5 chars", st == 201 and n.startswith("gen-") and len(n) == 9,
+          n)
+    st, _, s = cl.req("POST", "/api/v1/namespaces/default/secrets",
+                      {"metadata": {"name": "s1"}, "stringData": {"a": "b"}})
+    check("one global resourceVersion counter across kinds",
+          int(s["metadata"]["resourceVersion"]) > int(g["metadata"]["resourceVersion"]) >
+          int(a["metadata"]["resourceVersion"]), (a, g, s))
+    check("secret stringData folded into data", s.get("data") == {"a": "Yg=="} and
+          s.get("type") == "Opaque", s)
+    stale = dict(a, data={"k": "stale"})
+    st, _, cur = cl.req("PUT", base + "/c1", dict(a, data={"k": "v2"}))
+    check("update with current resourceVersion -> 200", st == 200 and cur["data"]["k"] == "v2"
+          and cur["metadata"]["resourceVersion"] != a["metadata"]["resourceVersion"], cur)
+    st, _, doc = cl.req("PUT", base + "/c1", stale)
+    check("update with a stale resourceVersion -> 409 Conflict", st == 409 and
+          doc["reason"] == "Conflict" and "the object has been modified" in doc["message"], doc)
+    st, _, doc = cl.req("PUT", base + "/c1", {"metadata": {"name": "c1"}, "data": {"k": "v3"}})
+    check("unconditional update (no resourceVersion) of a ConfigMap -> 200", st == 200, doc)
+    st, _, same = cl.req("PUT", base + "/c1", doc)
+    check("no-op update keeps the resourceVersion",
+          same["metadata"]["resourceVersion"] == doc["metadata"]["resourceVersion"], same)
+    st, _, doc = cl.req("PATCH", base + "/c1", {"data": {"k": "p"}}, "text/plain")
+    check("unknown patch type -> 415", st == 415 and doc["reason"] == "UnsupportedMediaType", doc)
+    st, _, doc = cl.req("PATCH", base + "/c1", {"metadata": {"resourceVersion": "1"},
+                                                "data": {"k": "p"}},
+                        "application/merge-patch+json")
+    check("patch with a stale resourceVersion precondition -> 409", st == 409, doc)
+    st, _, doc = cl.req("POST", base + "/c1", {})
+    check("POST on an item -> 405 MethodNotAllowed", st == 405 and
+          doc["reason"] == "MethodNotAllowed", (st, doc))
+    st, _, doc = cl.req("GET", "/api/v1/namespaces/default/configmaps/missing")
+    check("get missing -> 404 NotFound with details", st == 404 and doc["reason"] == "NotFound"
+          and doc["details"]["name"] == "missing", doc)
+
+
+def t_status_subresource(cl):
+    crd = {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+           "metadata": {"name": "gadgets.test.io"},
+           "spec": {"group": "test.io", "scope": "Namespaced",
+                    "names": {"plural": "gadgets", "singular": "gadget", "kind": "Gadget"},
+                    "versions": [{"name": "v1", "served": True, "storage": True,
+                                  "subresources": {"status": {}},
+                                  "schema": {"openAPIV3Schema": {
+                                      "type": "object",
+                                      "x-kubernetes-preserve-unknown-fields": True}}}]}}
+    st, _, _ = cl.req("POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", crd)
+    check("create CRD", st == 201, st)
+    st, _, doc = cl.req("GET", "/apis/test.io/v1")
+    check("CRD group served in discovery", st == 200 and doc["resources"][0]["name"] ==
+          "gadgets", doc)
+    st, _, doc = cl.req("GET", "/apis")
+    check("CRD group listed in /apis", any(g["name"] == "test.io" for g in doc["groups"]), doc)
+    base = "/apis/test.io/v1/namespaces/default/gadgets"
+    st, _, g = cl.req("POST", base, {"apiVersion": "test.io/v1", "kind": "Gadget",
+                                     "metadata": {"name": "g1"}, "spec": {"n": 1},
+                                     "status": {"phase": "ignored"}})
+    check("CR create drops status (status subresource)", st == 201 and "status" not in g and
+          g["metadata"]["generation"] == 1, g)
+    st, _, doc = cl.req("PUT", base + "/g1", dict(g, status={"phase": "main"},
+                                                  metadata=dict(g["metadata"],
+                                                                resourceVersion="")))
+    check("CR PUT without resourceVersion -> 422", st == 422, (st, doc))
+    g2 = dict(g, spec={"n": 2}, status={"phase": "main"})
+    st, _, doc = cl.req("PUT", base + "/g1", g2)
+    check("PUT on the main resource ignores status, bumps generation on spec change",
+          st == 200 and "status" not in doc and doc["metadata"]["generation"] == 2, doc)
+    st, _, doc2 = cl.req("PUT", base + "/g1/status", dict(doc, spec={"n": 99},
+                                                          status={"phase": "Ready"}))
+    check("PUT on /status changes only status, no generation bump",
+          st == 200 and doc2["status"] == {"phase": "Ready"} and doc2["spec"] == {"n": 2} and
+          doc2["metadata"]["generation"] == 2, doc2)
+    st, _, doc = cl.req("PATCH", base + "/g1", {"spec": {"n": 3}},
+                        "application/strategic-merge-patch+json")
+    check("strategic merge patch on a CR -> 415", st == 415, (st, doc))
+    st, _, doc = cl.req("GET", "/apis/test.io/v1/namespaces/default/gadgets/g1/scale")
+    check("undeclared scale subresource -> 404", st == 404, st)
+
+
+def t_list(cl):
+    base = "/api/v1/namespaces/default/configmaps"
+    for i, labels in enumerate([{"app": "a", "tier": "x"}, {"app": "b", "tier": "y"},
+                                {"app": "c"}, {"app": "a"}, {"other": "1"}]):
+        cl.req("POST", base, {"metadata": {"name": "l%d" % i, "labels": labels}})
+
+    def names(sel):
+        st, _, doc = cl.req("GET", base + "?labelSelector=" + sel.replace(" ", "%20"))
+        return sorted(o["metadata"]["name"] for o in doc["items"]) if st == 200 else st
+    check("labelSelector =", names("app=a") == ["l0", "l3"], names("app=a"))
+    check("labelSelector ==", names("app==b") == ["l1"], names("app==b"))
+    check("labelSelector !=", names("app!=a,app") == ["l1", "l2"], names("app!=a,app"))
+    check("labelSelector in", names("app in (b,c)") == ["l1", "l2"], names("app in (b,c)"))
+    check("labelSelector notin (absent key matches)", names("tier notin (x)") ==
+          sorted(n for n in names("") if n not in ("l0",)), names("tier notin (x)"))
+    check("labelSelector exists", names("tier") == ["l0", "l1"], names("tier"))
+    check("labelSelector !key", "l0" not in names("!tier") and "l2" in names("!tier"),
+          names("!tier"))
+    check("labelSelector syntax error -> 400", names("a in (") == 400, names("a in ("))
+    st, _, doc = cl.req("GET", base + "?fieldSelector=metadata.name%3Dl2")
+    check("fieldSelector metadata.name", [o["metadata"]["name"] for o in doc["items"]] == ["l2"],
+          doc)
+    st, _, doc = cl.req("GET", "/api/v1/configmaps?fieldSelector=metadata.namespace%3Dkube-system")
+    check("fieldSelector metadata.namespace across namespaces",
+          {o["metadata"]["namespace"] for o in doc["items"]} == {"kube-system"}, doc)
+    st, _, doc = cl.req("GET", base + "?fieldSelector=spec.foo%3Dbar")
+    check("unsupported field -> 400 field label not supported", st == 400 and
+          "field label not supported: spec.foo" in doc["message"], doc)
+    st, _, full = cl.req("GET", base)
+    pages, cont, rvs = [], "", set()
+    for _ in range(20):
+        st, _, doc = cl.req("GET", base + "?limit=2" + ("&continue=" + cont if cont else ""))
+        pages.append([o["metadata"]["name"] for o in doc["items"]])
+        rvs.add(doc["metadata"]["resourceVersion"])
+        if doc["metadata"].get("continue") and len(pages) == 1:
+            cl.req("POST", base, {"metadata": {"name": "zz-during-paging"}})
+        cont = doc["metadata"].get("continue", "")
+        if not cont:
+            break
+    flat = [n for p in pages for n in p]
+    check("limit/continue pages are a consistent snapshot with one resourceVersion",
+          flat == [o["metadata"]["name"] for o in full["items"]] and len(rvs) == 1 and
+          all(len(p) <= 2 for p in pages), (pages, rvs))
+    st, _, doc = cl.req("GET", base + "?limit=1")
+    check("remainingItemCount on a paged list", doc["metadata"].get("remainingItemCount") ==
+          len(full["items"]), doc["metadata"])
+    tok = doc["metadata"]["continue"]
+    st, _, doc = cl.req("GET", base + "?limit=1&continue=garbage!")
+    check("malformed continue -> 400", st == 400, st)
+    fault(cl, {"action": "compact"})
+    st, _, doc = cl.req("GET", base + "?limit=1&continue=" + tok)
+    check("continue after compaction -> 410 Expired", st == 410 and doc["reason"] == "Expired",
+          (st, doc))
+    st, _, doc = cl.req("GET", "/api/v1/namespaces/default/configmaps?resourceVersion=99999999")
+    check("list at a future resourceVersion -> 504 ResourceVersionTooLarge", st == 504 and
+          doc["details"]["causes"][0]["reason"] == "ResourceVersionTooLarge", (st, doc))
+
+
+def t_watch(cl):
+    base = "/api/v1/namespaces/default/configmaps"
+    st, _, lst = cl.req("GET", base)
+    rv = lst["metadata"]["resourceVersion"]
+    res = {}
+
+    def bg():
+        res["w"] = cl.watch(base + "?watch=1&resourceVersion=" + rv,
+                            until=lambda ev: len(ev) >= 3, secs=8)
+    t = threading.Thread(target=bg)
+    t.start()
+    time.sleep(0.3)
+    cl.req("POST", base, {"metadata": {"name": "w1"}})
+    cl.req("PATCH", base + "/w1", {"data": {"x": "1"}}, "application/merge-patch+json")
+    cl.req("DELETE", base + "/w1")
+    t.join()
+    _, evs, _ = res["w"]
+    check("watch from the list RV: ADDED, MODIFIED, DELETED in order",
+          [(e["type"], e["object"]["metadata"]["name"]) for e in evs] ==
+          [("ADDED", "w1"), ("MODIFIED", "w1"), ("DELETED", "w1")], evs)
+    check("watch event RVs increase", len(evs) == 3 and int(evs[0]["object"]["metadata"][
+        "resourceVersion"]) < int(evs[1]["object"]["metadata"]["resourceVersion"]) <
+        int(evs[2]["object"]["metadata"]["resourceVersion"]), evs)
+    _, evs, _ = cl.watch(base + "?watch=1&fieldSelector=metadata.name%3Dl2", secs=1.0)
+    check("watch without RV starts with ADDED for current matches",
+          [e["type"] for e in evs] == ["ADDED"] and evs[0]["object"]["metadata"]["name"] == "l2",
+          evs)
+    _, evs, _ = cl.watch(base + "?watch=1&resourceVersion=" + rv, secs=2.5)
+    check("no BOOKMARK unless allowWatchBookmarks", not any(e["type"] == "BOOKMARK"
+                                                            for e in evs), evs)
+    _, evs, _ = cl.watch(base + "?watch=1&allowWatchBookmarks=true&resourceVersion=" + rv,
+                         until=lambda ev: any(e["type"] == "BOOKMARK" for e in ev), secs=4)
+    bm = [e for e in evs if e["type"] == "BOOKMARK"]
+    check("BOOKMARK with allowWatchBookmarks=true (kind + resourceVersion only)",
+          bm and bm[0]["object"]["kind"] == "ConfigMap" and
+          int(bm[0]["object"]["metadata"]["resourceVersion"]) >= int(rv), evs)
+    st, _, doc = cl.req("GET", base + "?watch=1&sendInitialEvents=true&resourceVersionMatch="
+                        "NotOlderThan&allowWatchBookmarks=true")
+    check("sendInitialEvents -> 400", st == 400, (st, doc))
+    t0 = time.monotonic()
+    _, evs, eof = cl.watch(base + "?watch=1&timeoutSeconds=1&resourceVersion=" + rv, secs=5)
+    check("timeoutSeconds ends the stream cleanly", eof and 0.8 < time.monotonic() - t0 < 3,
+          (eof, time.monotonic() - t0))
+    # selector transitions
+    cl.req("POST", base, {"metadata": {"name": "sel1", "labels": {"w": "yes"}}})
+    st, _, cur = cl.req("GET", base)
+    rv2 = cur["metadata"]["resourceVersion"]
+
+    def bg2():
+        res["s"] = cl.watch(base + "?watch=1&labelSelector=w%3Dyes&resourceVersion=" + rv2,
+                            until=lambda ev: len(ev) >= 2, secs=6)
+    t = threading.Thread(target=bg2)
+    t.start()
+    time.sleep(0.3)
+    cl.req("PATCH", base + "/sel1", {"metadata": {"labels": {"w": "no"}}},
+           "application/merge-patch+json")
+    cl.req("PATCH", base + "/sel1", {"metadata": {"labels": {"w": "yes"}}},
+           "application/merge-patch+json")
+    t.join()
+    _, evs, _ = res["s"]
+    check("label-selected watch: leaving -> DELETED, re-entering -> ADDED",
+          [e["type"] for e in evs] == ["DELETED", "ADDED"], evs)
+    # 410
+    old_rv = rv
+    fault(cl, {"action": "compact"})
+    _, evs, eof = cl.watch(base + "?watch=1&resourceVersion=" + old_rv, secs=3)
+    check("watch from a compacted RV -> in-stream ERROR 410 Expired",
+          len(evs) == 1 and evs[0]["type"] == "ERROR" and evs[0]["object"]["code"] == 410 and
+          evs[0]["object"]["reason"] == "Expired" and eof, evs)
+    fault(cl, {"action": "gone-mode", "mode": "http"})
+    st, evs, _ = cl.watch(base + "?watch=1&resourceVersion=" + old_rv, secs=3)
+    check("gone-mode http -> HTTP 410", st == 410 and evs[0]["reason"] == "Expired", (st, evs))
+    fault(cl, {"action": "gone-mode", "mode": "event"})
+    st, _, cur = cl.req("GET", base)
+    _, evs, _ = cl.watch(base + "?watch=1&resourceVersion=" + cur["metadata"]["resourceVersion"],
+                         secs=0.5)
+    check("watch from the current RV after compaction is fine", evs == [], evs)
+    _, evs, _ = cl.watch("/api/v1/watch/namespaces/default/configmaps/l2", secs=1)
+    check("legacy /watch/ item path", [e["type"] for e in evs] == ["ADDED"], evs)
+
+
+def t_finalizers_gc(cl):
+    base = "/api/v1/namespaces/default/configmaps"
+    cl.req("POST", base, {"metadata": {"name": "fin", "finalizers": ["example.com/hold"]}})
+    st, _, doc = cl.req("DELETE", base + "/fin")
+    check("delete with a finalizer -> 200 with deletionTimestamp", st == 200 and
+          doc["metadata"].get("deletionTimestamp") and doc["kind"] == "ConfigMap", doc)
+    st, _, doc = cl.req("GET", base + "/fin")
+    check("object still readable while finalizers remain", st == 200, st)
+    st, _, doc = cl.req("PATCH", base + "/fin", {"metadata": {"finalizers": [
+        "example.com/hold", "example.com/new"]}}, "application/merge-patch+json")
+    check("no new finalizers once deleting -> 422", st == 422, (st, doc))
+    res = {}
+    rv = doc and cl.req("GET", base)[2]["metadata"]["resourceVersion"]
+
+    def bg():
+        res["w"] = cl.watch(base + "?watch=1&resourceVersion=" + rv,
+                            until=lambda ev: any(e["type"] == "DELETED" for e in ev), secs=6)
+    t = threading.Thread(target=bg)
+    t.start()
+    time.sleep(0.3)
+    st, _, doc = cl.req("PATCH", base + "/fin", [{"op": "remove", "path": "/metadata/finalizers"}],
+                        "application/json-patch+json")
+    t.join()
+    st, _, _ = cl.req("GET", base + "/fin")
+    check("removing the last finalizer deletes the object", st == 404, st)
+    check("watch sees DELETED after the finalizer is removed",
+          any(e["type"] == "DELETED" and e["object"]["metadata"]["name"] == "fin"
+              for e in res["w"][1]), res["w"])
+    st, _, sa = cl.req("POST", "/api/v1/namespaces/default/serviceaccounts",
+                       {"metadata": {"name": "robot"}})
+    ref = {"apiVersion": "v1", "kind": "ServiceAccount", "name": "robot",
+           "uid": sa["metadata"]["uid"]}
+    cl.req("POST", "/api/v1/namespaces/default/secrets",
+           {"metadata": {"name": "istio.robot", "ownerReferences": [ref]},
+            "type": "istio.io/key-and-cert", "data": {"key.pem": "eA=="}})
+    cl.req("DELETE", "/api/v1/namespaces/default/serviceaccounts/robot")
+    gone = wait(lambda: cl.req("GET", "/api/v1/namespaces/default/secrets/istio.robot")[0] ==
+                404, 5)
+    check("Secret owned by a ServiceAccount is garbage-collected with it", gone)
+    st, _, owner = cl.req("POST", base, {"metadata": {"name": "owner"}})
+    ref = {"apiVersion": "v1", "kind": "ConfigMap", "name": "owner",
+           "uid": owner["metadata"]["uid"]}
+    cl.req("POST", base, {"metadata": {"name": "dep", "ownerReferences": [ref]}})
+    cl.req("DELETE", base + "/owner", {"propagationPolicy": "Orphan"})
+    ok = wait(lambda: cl.req("GET", base + "/owner")[0] == 404, 5)
+    st, _, dep = cl.req("GET", base + "/dep")
+    check("propagationPolicy Orphan keeps dependents and drops their ownerReferences",
+          ok and st == 200 and not dep["metadata"].get("ownerReferences"), dep)
+    # namespace termination
+    cl.req("POST", "/api/v1/namespaces", {"metadata": {"name": "doomed"}})
+    cl.req("POST", "/api/v1/namespaces/doomed/configmaps",
+           {"metadata": {"name": "held", "finalizers": ["example.com/hold"]}})
+    cl.req("POST", "/api/v1/namespaces/doomed/configmaps", {"metadata": {"name": "plain"}})
+    st, _, doc = cl.req("DELETE", "/api/v1/namespaces/doomed")
+    check("namespace delete -> Terminating", st == 200 and doc["status"]["phase"] ==
+          "Terminating", doc)
+    wait(lambda: cl.req("GET", "/api/v1/namespaces/doomed/configmaps/plain")[0] == 404, 5)
+    st, _, doc = cl.req("POST", "/api/v1/namespaces/doomed/configmaps", {"metadata": {"name": "n"}})
+    check("create in a terminating namespace -> 403 NamespaceTerminating", st == 403 and
+          doc["details"]["causes"][0]["reason"] == "NamespaceTerminating", (st, doc))
+    st, _, doc = cl.req("GET", "/api/v1/namespaces/doomed")
+    check("namespace waits for content with finalizers", st == 200, st)
+    cl.req("PATCH", "/api/v1/namespaces/doomed/configmaps/held", {"metadata": {
+        "finalizers": None}}, "application/merge-patch+json")
+    check("namespace removed once empty",
+          wait(lambda: cl.req("GET", "/api/v1/namespaces/doomed")[0] == 404, 5))
+
+
+def t_tokens(cl):
+    st, _, doc = cl.req("POST", "/apis/authentication.k8s.io/v1/tokenreviews",
+                        {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenReview",
+                         "spec": {"token": cl.token}})
+    check("TokenReview of the admin token", st == 201 and doc["status"]["authenticated"] is True
+          and doc["status"]["user"]["username"] == "kubernetes-admin", doc)
+    st, _, doc = cl.req("POST", "/apis/authentication.k8s.io/v1/tokenreviews",
+                        {"spec": {"token": "garbage"}})
+    check("TokenReview of garbage -> authenticated false", doc["status"]["authenticated"] is
+          False, doc)
+    st, _, doc = cl.req("POST", "/api/v1/namespaces/default/serviceaccounts/default/token",
+                        {"spec": {"expirationSeconds": 3600}})
+    tok = doc["status"]["token"]
+    st2, _, _ = cl.req("GET", "/api/v1/namespaces/default/configmaps", token=tok)
+    st3, _, rev = cl.req("POST", "/apis/authentication.k8s.io/v1/tokenreviews",
+                         {"spec": {"token": tok}})
+    check("ServiceAccount token works and reviews as system:serviceaccount:default:default",
+          st == 201 and st2 == 200 and rev["status"]["user"]["username"] ==
+          "system:serviceaccount:default:default", (st, st2, rev))
+
+
+def t_faults(cl, emu):
+    path = "/api/v1/namespaces/default/configmaps"
+    fault(cl, {"action": "fail", "code": 429, "count": 2, "retryAfter": 3, "path": "/configmaps"})
+    r1 = cl.req("GET", path)
+    r2 = cl.req("GET", path)
+    r3 = cl.req("GET", path)
+    check("fault 429 with Retry-After for the next 2 matching requests",
+          r1[0] == 429 and r1[1].getheader("Retry-After") == "3" and r1[2]["reason"] ==
+          "TooManyRequests" and r1[2]["details"]["retryAfterSeconds"] == 3 and r2[0] == 429 and
+          r3[0] == 200, (r1[0], r2[0], r3[0]))
+    fault(cl, {"action": "fail", "code": 500, "percent": 50, "seconds": 30, "path": "/secrets"})
+    codes = [cl.req("GET", "/api/v1/namespaces/default/secrets")[0] for _ in range(40)]
+    fault(cl, {"action": "clear"})
+    check("fault 500 for ~50% of requests", 5 <= codes.count(500) <= 35 and
+          codes.count(200) + codes.count(500) == 40, codes)
+    fault(cl, {"action": "delay", "delayMs": 400, "count": 1, "path": "/configmaps"})
+    t0 = time.monotonic()
+    cl.req("GET", path)
+    check("delay fault", time.monotonic() - t0 >= 0.4, time.monotonic() - t0)
+    res = {}
+
+    def bg():
+        res["w"] = cl.watch(path + "?watch=1", secs=6)
+    t = threading.Thread(target=bg)
+    t.start()
+    time.sleep(0.5)
+    n = fault(cl, {"action": "drop-watches"})["dropped"]
+    t.join()
+    check("drop-watches ends open watches", n >= 1 and res["w"][2], (n, res["w"][2]))
+    cl.req("POST", path, {"metadata": {"name": "survivor"}})
+    t = threading.Thread(target=bg)
+    t.start()
+    time.sleep(0.5)
+    fault(cl, {"action": "restart", "downSeconds": 0.5})
+    t.join()
+    check("restart closes connections", res["w"][2], res["w"])
+    time.sleep(0.7)
+    st, _, _ = cl.req("GET", path + "/survivor")
+    check("restart keeping state", st == 200, st)
+    fault(cl, {"action": "restart", "wipe": True})
+    time.sleep(0.5)
+    st, _, _ = cl.req("GET", path + "/survivor")
+    st2, _, _ = cl.req("GET", "/api/v1/namespaces/default/serviceaccounts/default")
+    check("restart losing state (default namespace re-created)", st == 404 and st2 == 200,
+          (st, st2))
+
+
+MWC = "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations"
+
+
+def mwc(name, policy="Fail", ca=None, timeout=5, port=443):
+    ca = ca or open(os.path.join(WORK, "hookca.crt")).read()
+    return {"apiVersion": "admissionregistration.k8s.io/v1",
+            "kind": "MutatingWebhookConfiguration", "metadata": {"name": name},
+            "webhooks": [{"name": "label.hooks.example.com", "admissionReviewVersions": ["v1"],
+                          "sideEffects": "None", "failurePolicy": policy,
+                          "timeoutSeconds": timeout,
+                          "clientConfig": {"service": {"name": "hook", "namespace": "hooks",
+                                                       "path": "/mutate", "port": port},
+                                           "caBundle": base64.b64encode(ca.encode()).decode()},
+                          "namespaceSelector": {"matchExpressions": [
+                              {"key": "inject", "operator": "In", "values": ["enabled"]}]},
+                          "objectSelector": {"matchExpressions": [
+                              {"key": "skip", "operator": "DoesNotExist"}]},
+                          "rules": [{"operations": ["CREATE"], "apiGroups": [""],
+                                     "apiVersions": ["v1"], "resources": ["pods"],
+                                     "scope": "Namespaced"}]}]}
+
+
+def pod(name, labels=None):
+    md = {"name": name}
+    if labels:
+        md["labels"] = labels
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": md,
+            "spec": {"containers": [{"name": "app", "image": "busybox:1.36",
+                                     "readinessProbe": {"httpGet": {"port": 8080}}}]}}
+
+
+def t_admission(cl):
+    cl.req("POST", "/api/v1/namespaces", {"metadata": {"name": "adm",
+                                                       "labels": {"inject": "enabled"}}})
+    cl.req("POST", "/api/v1/namespaces", {"metadata": {"name": "plain"}})
+    st, _, doc = cl.req("POST", MWC, mwc("hook"))
+    check("create MutatingWebhookConfiguration (defaults applied)", st == 201 and
+          doc["webhooks"][0]["matchPolicy"] == "Equivalent", (st, doc))
+    pods = "/api/v1/namespaces/adm/pods"
+    Hook.reviews.clear()
+    st, r, p = cl.req("POST", pods, pod("p1"))
+    check("pod CREATE through the webhook: label added by JSONPatch is stored",
+          st == 201 and p["metadata"]["labels"].get("injected") == "yes" and
+          p["metadata"]["annotations"].get("hook.example.com/seen") == "true", (st, p))
+    check("webhook warnings become Warning headers",
+          "labelled by the test webhook" in (r.getheader("Warning") or ""), r.getheader("Warning"))
+    rv = Hook.reviews[-1] if Hook.reviews else {}
+    req = rv.get("request", {})
+    check("AdmissionReview v1 request fields", rv.get("apiVersion") == "admission.k8s.io/v1" and
+          req.get("operation") == "CREATE" and req.get("namespace") == "adm" and
+          req.get("kind") == {"group": "", "version": "v1", "kind": "Pod"} and
+          req.get("resource") == {"group": "", "version": "v1", "resource": "pods"} and
+          req.get("dryRun") is False and req.get("uid") and req.get("oldObject") is None and
+          req.get("userInfo", {}).get("username") == "kubernetes-admin", req)
+    c = req.get("object", {}).get("spec", {}).get("containers", [{}])[0]
+    probe = c.get("readinessProbe", {})
+    check("webhook sees API-server defaults (container, probe, pod spec)",
+          c.get("terminationMessagePath") == "/dev/termination-log" and
+          c.get("imagePullPolicy") == "IfNotPresent" and probe.get("timeoutSeconds") == 1 and
+          probe.get("periodSeconds") == 10 and probe.get("httpGet", {}).get("scheme") == "HTTP"
+          and req["object"]["spec"].get("restartPolicy") == "Always" and
+          req["object"]["spec"].get("serviceAccountName") == "default", req.get("object"))
+    check("webhook path carries ?timeout=5s", Hook.paths and Hook.paths[-1] ==
+          "/mutate?timeout=5s", Hook.paths)
+    st, _, p = cl.req("POST", "/api/v1/namespaces/plain/pods", pod("p2"))
+    check("namespaceSelector: namespace without the label is not sent",
+          st == 201 and "injected" not in (p["metadata"].get("labels") or {}), p)
+    st, _, p = cl.req("POST", pods, pod("p3", {"skip": "true"}))
+    check("objectSelector DoesNotExist honoured", st == 201 and "injected" not in
+          p["metadata"]["labels"], p)
+    Hook.reviews.clear()
+    dep = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
+           "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "web"}},
+                    "template": {"metadata": {"labels": {"app": "web"}},
+                                 "spec": {"containers": [{"name": "web", "image": "nginx"}]}}}}
+    cl.req("POST", "/apis/apps/v1/namespaces/adm/deployments", dep)
+    def running():
+        ps = [p for p in cl.req("GET", pods + "?labelSelector=app%3Dweb")[2]["items"]
+              if p["status"].get("phase") == "Running"]
+        return ps if len(ps) == 2 else None
+    got = wait(running, 10) or []
+    check("Deployment -> ReplicaSet -> 2 Running pods, all mutated", len(got) == 2 and all(
+        p["metadata"]["labels"].get("injected") == "yes" for p in got), got)
+    ctl = [r["request"] for r in Hook.reviews if r["request"]["object"]["metadata"].get(
+        "generateName")]
+    check("controller-created pod reaches the webhook with generateName and no name",
+          ctl and not ctl[0]["object"]["metadata"].get("name") and "name" not in ctl[0] and
+          ctl[0]["userInfo"]["username"] ==
+          "system:serviceaccount:kube-system:replicaset-controller", ctl[:1])
+    Hook.mode = "deny"
+    st, _, doc = cl.req("POST", pods, pod("p4"))
+    check("webhook denial -> refused with the webhook's message",
+          st == 403 and doc["message"] == 'admission webhook "label.hooks.example.com" denied '
+          "the request: pods must not run as root", (st, doc))
+    Hook.mode = "baduid"
+    st, _, doc = cl.req("POST", pods, pod("p5"))
+    check("wrong response uid -> 500 failed calling webhook", st == 500 and
+          'failed calling webhook "label.hooks.example.com"' in doc["message"], (st, doc))
+    Hook.mode = "sleep"
+    cl.req("DELETE", MWC + "/hook")
+    cl.req("POST", MWC, mwc("hook", timeout=1))
+    t0 = time.monotonic()
+    st, _, doc = cl.req("POST", pods, pod("p6"))
+    check("webhook slower than timeoutSeconds -> 500 context deadline exceeded",
+          st == 500 and "context deadline exceeded" in doc["message"] and
+          time.monotonic() - t0 < 2.4, (st, doc, time.monotonic() - t0))
+    Hook.mode = "label"
+    cl.req("DELETE", MWC + "/hook")
+    cl.req("POST", MWC, mwc("hook", ca=open(os.path.join(WORK, "otherca.crt")).read()))
+    st, _, doc = cl.req("POST", pods, pod("p7"))
+    check("caBundle of another CA -> 500 x509 unknown authority", st == 500 and
+          "x509: certificate signed by unknown authority" in doc["message"] and
+          'Post "https://hook.hooks.svc:443/mutate?timeout=5s"' in doc["message"], (st, doc))
+    cl.req("DELETE", MWC + "/hook")
+    cl.req("POST", MWC, mwc("hook", port=8443))
+    st, _, doc = cl.req("POST", pods, pod("p8"))
+    check("webhook down + failurePolicy Fail -> 500 connection refused", st == 500 and
+          doc["reason"] == "InternalError" and "connection refused" in doc["message"], (st, doc))
+    cl.req("DELETE", MWC + "/hook")
+    cl.req("POST", MWC, mwc("hook", policy="Ignore", port=8443))
+    st, _, p = cl.req("POST", pods, pod("p9"))
+    check("webhook down + failurePolicy Ignore -> created unmutated", st == 201 and
+          "injected" not in (p["metadata"].get("labels") or {}), (st, p))
+    st, _, doc = cl.req("POST", MWC, dict(mwc("bad"), webhooks=[dict(
+        mwc("bad")["webhooks"][0], sideEffects="Unknown")]))
+    check("MWC with sideEffects Unknown -> 422", st == 422, (st, doc))
+
+
+def main():
+    hook = start_hook()
+    port_file = os.path.join(WORK, "emu.out")
+    out = open(port_file, "w")
+    err = open(os.path.join(WORK, "emu.err"), "w")
+    emu = subprocess.Popen([os.path.join(ROOT, "e2e/apiserver/run"), "--port", "0",
+                            "--kubeconfig-out", os.path.join(WORK, "kc"),
+                            "--ca-out", os.path.join(WORK, "ca.crt"),
+                            "--token-out", os.path.join(WORK, "token"),
+                            "--bookmark-interval", "1",
+                            "--service-host", "hook.hooks.svc=127.0.0.1:%d" %
+                            hook.server_address[1],
+                            "--service-host", "hook.hooks.svc:8443=127.0.0.1:1"],
+                           stdout=out, stderr=err)
+    try:
+        port = wait(lambda: (open(port_file).read().split(":")[-1].strip() or None), 10)
+        if not port:
+            print("emulator did not start")
+            return 1
+        cl = Client(int(port), open(os.path.join(WORK, "token")).read())
+        print("emulator pid %d on port %s" % (emu.pid, port), flush=True)
+        for t in (t_auth_discovery, t_crud, t_status_subresource, t_list, t_watch,
+                  t_finalizers_gc, t_tokens, t_admission):
+            print("--- " + t.__name__, flush=True)
+            t(cl)
+        print("--- t_faults", flush=True)
+        t_faults(cl, emu)
+    finally:
+        emu.send_signal(signal.SIGTERM)
+        try:
+            rc = emu.wait(10)
+        except subprocess.TimeoutExpired:
+            emu.kill()
+            rc = "hung"
+        hook.shutdown()
+    check("emulator exits 0 on SIGTERM", rc == 0, rc)
+    errs = open(os.path.join(WORK, "emu.err")).read()
+    check("emulator logged no internal errors", "Traceback" not in errs, errs[-2000:])
+    print("%d check(s) failed" % len(FAILS) if FAILS else "all checks passed")
+    return 1 if FAILS else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
