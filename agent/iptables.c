@@ -63,6 +63,37 @@ print_rulesets(const struct iptr_ruleset *v4, const struct iptr_ruleset *v6)
     return rc;
 }
 
+/* log_state logs our rules as the backend now holds them, one line each,
+ * as istio-iptables logs its final iptables-save. Failure is only logged:
+ * the rules are in place. */
+static void
+log_state(const struct iptapply_tools *t, int family)
+{
+    struct buf out;
+    const char *p;
+    char fam[8];
+
+    buf_init(&out, IPTAPPLY_OUT_MAX);
+    snprintf(fam, sizeof(fam), "ipv%d", family);
+    if (iptapply_save(t, family, &out)) {
+        log_kv(LOG_WARN, COMP, "could not read back the rules", "family", fam,
+               "error", errmsg_get(), NULL);
+        buf_cleanup(&out);
+        return;
+    }
+    for (p = out.ptr; p && *p;) {
+        const char *eol = strchr(p, '\n');
+        size_t len = eol ? (size_t)(eol - p) : strlen(p);
+        char line[512];
+        if (len && p[0] != '#' && memmem(p, len, "ISTIO", 5)) {
+            snprintf(line, sizeof(line), "%.*s", (int)len, p);
+            log_kv(LOG_INFO, COMP, "rule", "family", fam, "rule", line, NULL);
+        }
+        p = eol ? eol + 1 : NULL;
+    }
+    buf_cleanup(&out);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -142,6 +173,9 @@ main(int argc, char **argv)
         iptapply_tproxy_routes(4, o.cfg.tproxy_mark, o.cfg.tproxy_table, 1);
         iptapply_tproxy_routes(6, o.cfg.tproxy_mark, o.cfg.tproxy_table, 1);
     }
+    log_state(&tools, 4);
+    if (v6)
+        log_state(&tools, 6);
     snprintf(n4, sizeof(n4), "%zu", v4 ? v4->n : (size_t)0);
     snprintf(n6, sizeof(n6), "%zu", v6 ? v6->n : (size_t)0);
     log_kv(LOG_INFO, COMP, o.cleanup_only ? "rules removed" : "rules applied",

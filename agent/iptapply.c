@@ -473,8 +473,10 @@ struct fam {
 static int
 restore(const struct fam *f, int test, const char *text, size_t len)
 {
-    char *argv[] = {(char *)f->restore, "--noflush", test ? "--test" : NULL,
-                    NULL};
+    /* --wait: the legacy backend shares /run/xtables.lock with anything
+     * else touching iptables; nft accepts and ignores it. */
+    char *argv[] = {(char *)f->restore, "--noflush", "--wait=10",
+                    test ? "--test" : NULL, NULL};
     int rc = run_ok(argv, text, len, NULL);
 
     if (rc)
@@ -537,7 +539,7 @@ iptapply_apply(const struct iptapply_tools *t, const struct iptr_ruleset *v4,
     if (rc && applied[0] && fams[0].saved.len) {
         /* v6 failed after v4 went in: put v4 back as it was (a full
          * restore of the saved tables replaces them exactly). */
-        char *argv[] = {(char *)fams[0].restore, NULL};
+        char *argv[] = {(char *)fams[0].restore, "--wait=10", NULL};
         char keep[ERRMSG_MAX];
         snprintf(keep, sizeof(keep), "%s", errmsg_get());
         if (run_ok(argv, fams[0].saved.ptr, fams[0].saved.len, NULL))
@@ -551,6 +553,16 @@ done:
         buf_cleanup(&fams[i].payload);
     }
     return rc;
+}
+
+int
+iptapply_save(const struct iptapply_tools *t, int family, struct buf *out)
+{
+    char *argv[] = {(char *)(family == 6 ? t->save6 : t->save4), NULL};
+
+    if (!argv[0][0])
+        return errmsg_set(RC_NOTFOUND, "no ip6tables-save for %s", t->backend);
+    return run_ok(argv, NULL, 0, out);
 }
 
 /* --- TPROXY policy routing --------------------------------------------- */

@@ -77,6 +77,10 @@ int iptapply_apply(const struct iptapply_tools *t,
                    const struct iptr_ruleset *v4,
                    const struct iptr_ruleset *v6);
 
+/* iptapply_save appends the *-save output of family 4 or 6 to out.
+ * 0, RC_NOTFOUND (no tool for that family), RC_IO, RC_TIMEOUT. */
+int iptapply_save(const struct iptapply_tools *t, int family, struct buf *out);
+
 /* iptapply_tproxy_routes makes sure "ip rule fwmark MARK lookup TABLE" and
  * "ip route local default dev lo table TABLE" exist once for family 4 or
  * 6 (remove = 1: deletes them). 0, RC_IO or RC_NOTFOUND. */
