@@ -3,9 +3,15 @@
  *
  *   jpatch_tool diff FROM.json TO.json     prints the RFC 6902 patch
  *   jpatch_tool apply DOC.json PATCH.json  prints the patched document
+ *   jpatch_tool diff-lines FILE            each line [FROM, TO] -> a patch
+ *   jpatch_tool apply-lines FILE           each line [DOC, PATCH] -> result
  *
  * Output is compact JSON on one line on stdout; exit 0 on success, 1 when the
  * operation fails (the reason on stderr), 2 on bad usage or unreadable input.
+ * The -lines forms (one process for many cases, so that checks under ASan
+ * stay fast) print one line per input line: the result, or
+ * {"error":"RC_...: message"} when that case fails; exit 0 unless the file
+ * cannot be read or a line is not a two-element array (2).
  */
 #include "lib/buf.h"
 #include "lib/errmsg.h"
@@ -15,6 +21,7 @@
 #include "lib/rc.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static int
@@ -42,6 +49,50 @@ load(json_t **out, const char *path)
     return rc;
 }
 
+static int
+run(const char *cmd, const json_t *a, const json_t *b, json_t **out)
+{
+    return cmd[0] == 'd' ? jpatch_diff(out, a, b) : jpatch_apply(out, a, b);
+}
+
+static int
+lines(const char *cmd, const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    int status = 0;
+
+    if (f == NULL) {
+        fprintf(stderr, "jpatch_tool: cannot open %s\n", path);
+        return 2;
+    }
+    while (status == 0 && (n = getline(&line, &cap, f)) > 0) {
+        json_t *pair = NULL, *res = NULL; /* owned */
+        char *s = NULL;
+        int rc = jutil_parse(&pair, line, (size_t)n, NULL);
+        if (rc != 0 || json_array_size(pair) != 2) {
+            fprintf(stderr, "jpatch_tool: bad line: %s\n", errmsg_get());
+            status = 2;
+        } else if ((rc = run(cmd, json_array_get(pair, 0),
+                             json_array_get(pair, 1), &res)) != 0) {
+            res = json_pack("{s:s+++}", "error", rc_str(rc), ": ", "",
+                            errmsg_get());
+        }
+        if (status == 0 && (s = jutil_dumps(res, JSON_ENCODE_ANY)) == NULL)
+            status = 2;
+        if (status == 0)
+            puts(s);
+        mem_free(s);
+        json_decref(res);
+        json_decref(pair);
+    }
+    free(line);
+    fclose(f);
+    return status;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -50,19 +101,20 @@ main(int argc, char **argv)
     int rc, status = 2;
 
     mem_init_jansson();
+    if (argc == 3 && (strcmp(argv[1], "diff-lines") == 0 ||
+                      strcmp(argv[1], "apply-lines") == 0))
+        return lines(argv[1], argv[2]);
     if (argc != 4 ||
         (strcmp(argv[1], "diff") != 0 && strcmp(argv[1], "apply") != 0)) {
-        fputs("usage: jpatch_tool diff FROM TO | apply DOC PATCH\n", stderr);
+        fputs("usage: jpatch_tool diff FROM TO | apply DOC PATCH | "
+              "diff-lines FILE | apply-lines FILE\n",
+              stderr);
         return 2;
     }
     if ((rc = load(&a, argv[2])) != 0 || (rc = load(&b, argv[3])) != 0)
         goto done;
     status = 1;
-    if (argv[1][0] == 'd')
-        rc = jpatch_diff(&res, a, b);
-    else
-        rc = jpatch_apply(&res, a, b);
-    if (rc != 0)
+    if ((rc = run(argv[1], a, b, &res)) != 0)
         goto done;
     s = jutil_dumps(res, JSON_ENCODE_ANY);
     if (s == NULL) {
