@@ -7,7 +7,10 @@
  * max_alias_nodes, so a "billion laughs" input fails with RC_LIMIT instead of
  * exploding. Mapping keys must be scalars (they become strings); duplicate
  * keys are an error (RC_PARSE), as in kubectl. Empty documents are skipped.
- * Errors carry "line L column C" of the input in errmsg.
+ * Errors carry "line L column C" of the input in errmsg. Plain .inf/.nan,
+ * integers beyond 64 bits and floats that overflow stay strings (as
+ * written), since JSON cannot hold them; unknown tags keep the text as a
+ * string; merge keys (<<) are supported. docs/yaml.md has the details.
  *
  * Writing: block-style YAML of one JSON value, object keys in their order,
  * strings quoted when a plain scalar would read back as something else.
