@@ -261,6 +261,10 @@ run(struct inj_ctx *ctx)
     if (rc == 0 && (!ctx->annots || !ctx->probers))
         rc = errmsg_set(RC_NOMEM, "out of memory");
     rc = rc ? rc : inj_strip(ctx);
+    /* the injector owns proxy.istio.io/overrides: rewritten below when the
+     * pod declares overrides, else a stale one is dropped */
+    if (rc == 0)
+        json_object_del(ctx->annots, INJ_OVERRIDES_ANNOT);
     rc = rc ? rc : inj_params_resolve(ctx);
     if (rc == 0)
         inj_owner_resolve(ctx);

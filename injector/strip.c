@@ -212,7 +212,9 @@ reinsert_overrides(struct inj_ctx *ctx)
             {
                 json_t *arr = json_object_get(ctx->spec, lists[l]);
                 const char *n = jutil_str(c, "name");
-                if (rc != 0 || n == NULL || !json_is_object(c))
+                /* only what the injector records: the injected names */
+                if (rc != 0 || n == NULL || !json_is_object(c) ||
+                    strcmp(n, l == 0 ? INJ_PROXY_NAME : INJ_INIT_NAME) != 0)
                     continue;
                 if (arr == NULL) {
                     arr = json_array();

@@ -195,3 +195,29 @@ TEST(strip_twice_injected_many_times)
     json_decref(pod);
     inj_config_free(cfg);
 }
+
+/* found by fuzz_inject: a stale proxy.istio.io/overrides (no user
+ * istio-proxy, other names) must neither survive nor be re-inserted */
+TEST(strip_stale_overrides_annotation)
+{
+    struct inj_config *cfg = it_config();
+    json_t *pod = json_loads(
+        "{\"metadata\":{\"annotations\":{\"proxy.istio.io/overrides\":"
+        "\"{\\\"containers\\\":[{\\\"name\\\":\\\"istiO-proxy\\\"},"
+        "{\\\"name\\\":\\\"istio-proxy\\\",\\\"image\\\":\\\"auto\\\"}]}\"}},"
+        "\"spec\":{\"containers\":[{\"name\":\"app\"}]}}",
+        0, NULL);
+    struct inj_result r1, r2;
+
+    REQUIRE(cfg && pod);
+    REQUIRE(it_inject(cfg, pod, &r1) == 0);
+    CHECK(it_annot(r1.pod, "proxy.istio.io/overrides") == NULL);
+    REQUIRE(it_inject(cfg, r1.pod, &r2) == 0);
+    CHECK(json_equal(r1.pod, r2.pod));
+    CHECK_INT(it_count(r2.pod, "spec.containers", "istiO-proxy"), 0);
+    CHECK_INT(json_array_size(jutil_path(r2.pod, "spec.containers")), 2);
+    inj_result_cleanup(&r2);
+    inj_result_cleanup(&r1);
+    json_decref(pod);
+    inj_config_free(cfg);
+}
