@@ -309,17 +309,21 @@ check "cleanup-only exit status" "$?" '^0$'
 check "no ISTIO rules left (nft)" "$(save_nft | grep -c ISTIO)" '^0$'
 check "traffic direct after cleanup" \
     "$(probe "$POD" 10.250.0.2 9000 --uid 1000 --gid 1000)" '^port=9000 '
-run_ipt "${DEFAULT_ARGS[@]}" --iptables-backend legacy 2>/dev/null
-check "apply with --iptables-backend legacy" "$?" '^0$'
-run_ipt "${DEFAULT_ARGS[@]}" 2>"$WORK/apply4.err"
-check "auto picks legacy once legacy holds the rules" \
-    "$(grep -o 'backend=[a-z]*' "$WORK/apply4.err" | head -1)" \
-    '^backend=legacy$'
-check "nft still empty" "$(save_nft | grep -c ISTIO)" '^0$'
-if diff -u "$WORK/save1.txt" <(save_legacy | norm); then
-    pass "legacy holds one copy, equal to the dry-run"
+# The legacy backend needs the kernel's ip_tables; say so if it is absent.
+if ! inpod iptables-legacy -t nat -S >/dev/null 2>&1; then
+    echo "SKIP legacy backend part: iptables-legacy does not work here"
 else
-    fail "legacy rules differ from the dry-run"
+    run_ipt "${DEFAULT_ARGS[@]}" --iptables-backend legacy 2>/dev/null
+    check "apply with --iptables-backend legacy" "$?" '^0$'
+    run_ipt "${DEFAULT_ARGS[@]}" 2>"$WORK/apply4.err"
+    check "auto picks legacy once legacy holds the rules" \
+        "$(grep -o 'backend=[a-z]*' "$WORK/apply4.err" | head -1)" \
+        '^backend=legacy$'
+    check "nft still empty" "$(save_nft | grep -c ISTIO)" '^0$'
+    if diff -u "$WORK/save1.txt" <(save_legacy | norm); then
+        pass "legacy holds one copy, equal to the dry-run"
+    else
+        fail "legacy rules differ from the dry-run"
 fi
 check "legacy: app -> peer lands on 15001" \
     "$(probe "$POD" 10.250.0.2 9000 --uid 1000 --gid 1000)" '^port=15001 '
@@ -327,8 +331,16 @@ check "legacy: peer -> pod:8080 lands on 15006" \
     "$(probe "$PEER" 10.250.0.1 8080)" '^port=15006 '
 run_ipt --cleanup-only --iptables-backend legacy 2>/dev/null
 check "legacy cleanup" "$(save_legacy | grep -c ISTIO)" '^0$'
+fi
 
 echo "== TPROXY"
+if ! printf '*mangle\n:MZ_PROBE - [0:0]\n-A MZ_PROBE -p tcp -j TPROXY --on-port 1 --tproxy-mark 0x1/0xffffffff\nCOMMIT\n' |
+    inpod iptables-nft-restore --noflush --test >/dev/null 2>&1; then
+    echo "SKIP TPROXY part: the kernel has no TPROXY target (xt_TPROXY)"
+    echo "== $fails failure(s)"
+    [ "$fails" -eq 0 ]
+    exit
+fi
 kill "$pod2_pid"
 wait "$pod2_pid" 2>/dev/null
 start_listener "$POD" "$WORK/pod3.ready" 15006 --transparent
