@@ -501,6 +501,7 @@ struct actx {
     json_t *root;   /* owned: the document being patched */
     struct buf tok; /* the last reference token, unescaped */
     const char *why;
+    int in_from; /* the failure concerns "from", not "path" */
 };
 
 static int
@@ -788,8 +789,10 @@ apply_one(struct actx *x, const json_t *op)
     if (strcmp(name, "move") == 0 || strcmp(name, "copy") == 0) {
         if (!json_is_string(from))
             return bad(x, "missing or non-string \"from\"");
+        x->in_from = 1;
         if ((rc = get_value(x, from, &found)) != 0)
             return rc;
+        x->in_from = 0;
         if (name[0] == 'c') {
             if ((v = json_deep_copy(found)) == NULL)
                 return RC_NOMEM;
@@ -800,7 +803,7 @@ apply_one(struct actx *x, const json_t *op)
         if (is_proper_prefix(from, path))
             return bad(x, "cannot move a value into one of its children");
         if ((rc = do_remove(x, from, &v)) != 0)
-            return rc;
+            return rc; /* not RC_INVAL: from was found just above */
         return do_add(x, path, v);
     }
     if (value == NULL)
@@ -824,7 +827,7 @@ apply_one(struct actx *x, const json_t *op)
 int
 jpatch_apply(json_t **out, const json_t *doc, const json_t *patch)
 {
-    struct actx x = {NULL, {NULL, 0, 0, 0}, NULL};
+    struct actx x = {NULL, {NULL, 0, 0, 0}, NULL, 0};
     size_t i, n;
     int rc = 0;
 
@@ -841,6 +844,7 @@ jpatch_apply(json_t **out, const json_t *doc, const json_t *patch)
         const json_t *op = json_array_get(patch, i); /* borrowed */
         const char *name = json_string_value(json_object_get(op, "op"));
         x.why = NULL;
+        x.in_from = 0;
         if (name == NULL)
             rc = bad(&x, "not an object with a string \"op\"");
         else
@@ -852,8 +856,13 @@ jpatch_apply(json_t **out, const json_t *doc, const json_t *patch)
         const char *path = json_string_value(json_object_get(op, "path"));
         if (rc == RC_NOMEM || x.why == NULL)
             x.why = "out of memory";
-        errmsg_set(rc, "jpatch: op %zu (%s %s): %s", i - 1, name ? name : "?",
-                   path ? path : "?", x.why);
+        const char *from = json_string_value(json_object_get(op, "from"));
+        if (!x.in_from || from == NULL)
+            from = "";
+        errmsg_set(rc, "jpatch: op %zu (%s %s): %s%s%s%s", i - 1,
+                   name ? name : "?", path ? path : "?",
+                   x.in_from ? "from " : "", from, x.in_from ? ": " : "",
+                   x.why);
         json_decref(x.root);
         x.root = NULL;
     }

@@ -416,6 +416,11 @@ TEST(jpatch_apply_errors_name_the_op)
     CHECK_CONTAINS(errmsg_get(), "op 0 (test /a/b/0)");
     json_decref(p);
 
+    p = jp("[{\"op\":\"copy\",\"from\":\"/a/c\",\"path\":\"/d\"}]");
+    CHECK_INT(jpatch_apply(&r, doc, p), RC_INVAL);
+    CHECK_CONTAINS(errmsg_get(), "op 0 (copy /d): from /a/c: no such member");
+    json_decref(p);
+
     p = jp("[{\"path\":\"/a\"}]");
     CHECK_INT(jpatch_apply(&r, doc, p), RC_INVAL);
     json_decref(p);
