@@ -11,6 +11,8 @@
 #ifndef MZ_KUBECFG_H
 #define MZ_KUBECFG_H
 
+#include <stddef.h>
+
 struct kube_config {
     char *server;          /* "https://host:port" (no trailing '/') */
     char *ca_pem;          /* CA bundle PEM, NULL: system trust store */
@@ -41,5 +43,27 @@ int kube_config_in_cluster(struct kube_config **out, const char *root);
 int kube_config_auto(struct kube_config **out, const char *kubeconfig);
 
 void kube_config_free(struct kube_config *cfg);
+
+/* Caps on what the config code reads (over them: RC_LIMIT). */
+#define KUBE_CONFIG_MAX_FILE ((size_t)4 << 20) /* one kubeconfig file */
+#define KUBE_CONFIG_MAX_FILES 16               /* entries of a colon list */
+#define KUBE_CONFIG_MAX_PEM ((size_t)1 << 20)  /* CA, cert or key file */
+#define KUBE_CONFIG_MAX_TOKEN ((size_t)64 << 10)
+
+/* kube_config_parse: one kubeconfig document from memory; relative paths
+ * resolve against dir (NULL: the current folder). With
+ * KUBE_CONFIG_NO_FILES, any reference to a file (certificate-authority,
+ * client-certificate/key, tokenFile) is refused with RC_UNSUPPORTED instead
+ * of being read (fuzzing). Codes as kube_config_from_file. */
+#define KUBE_CONFIG_NO_FILES 1u
+int kube_config_parse(struct kube_config **out, const char *text, size_t len,
+                      const char *dir, const char *context, unsigned flags);
+
+/* kube_read_file reads a whole regular file of at most max bytes into a new
+ * NUL-terminated string (*out, free with mem_free; *len_out may be NULL).
+ * RC_IO (missing, unreadable, not a regular file), RC_LIMIT, RC_NOMEM. `what`
+ * names the file in errmsg ("token file"). */
+int kube_read_file(char **out, size_t *len_out, const char *path, size_t max,
+                   const char *what);
 
 #endif

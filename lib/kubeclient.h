@@ -30,6 +30,7 @@ struct kube_client_opts {
     int backoff_max_ms;  /* 0: 10000 */
     size_t max_body;     /* response cap; 0: 64 MiB */
     const char *user_agent;
+    int gzip; /* ask for gzip-compressed responses (Accept-Encoding) */
 };
 
 /* A resource type: group "" is the core group. */
@@ -107,5 +108,31 @@ int kube_list(struct kube_client *c, const struct kube_res *r, const char *ns,
  * handle and header list are owned by the caller. 0 or RC_NOMEM. */
 int kube_client_setup_easy(struct kube_client *c, void *curl_easy,
                            const char *path_and_query, void **headers_out);
+
+/* ---- additions (not in the first version of this header) ---- */
+
+/* kube_query_add appends "?key=value" or "&key=value" (both escaped) to a
+ * path: 0, RC_NOMEM or RC_LIMIT; on failure out is unchanged. */
+int kube_query_add(struct buf *out, const char *key, const char *value);
+
+/* kube_request: one REST call with the client's retry policy. path_and_query
+ * starts with '/'; body may be NULL (content_type is then ignored). A 2xx
+ * JSON answer goes to *out when out is non-NULL (JSON null if the body is
+ * empty). Errors as the calls above. */
+int kube_request(struct kube_client *c, const char *method,
+                 const char *path_and_query, const char *content_type,
+                 const char *body, size_t body_len, json_t **out);
+
+/* kube_client_token_refresh re-reads the token file now (for the watch
+ * module after a 401). 0 when a token was read, else the read error (the
+ * previous token stays in use). A client without a token file: 0. */
+int kube_client_token_refresh(struct kube_client *c);
+
+/* kube_res_find: the KUBE_* entry whose resource ("configmaps") or Kind
+ * ("ConfigMap") is name, else NULL. */
+const struct kube_res *kube_res_find(const char *name);
+
+/* kube_client_namespace: the config's namespace ("default"); borrowed. */
+const char *kube_client_namespace(const struct kube_client *c);
 
 #endif

@@ -5,3 +5,9 @@
 TOOL_BINS += $(BINDIR)/jpatch_tool
 
 $(BINDIR)/jpatch_tool: $$(call objs,tests/tools/jpatch_tool.c $$(LIB_SRCS))
+
+#   kubeclient_tool config|get|list|create|bulk|patch|delete|incr|request
+#                   (e2e/t_kubeclient.sh)
+TOOL_BINS += $(BINDIR)/kubeclient_tool
+
+$(BINDIR)/kubeclient_tool: $$(call objs,tests/tools/kubeclient_tool.c $$(LIB_SRCS))

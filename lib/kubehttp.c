@@ -1,0 +1,904 @@
+/* kubehttp.c: the HTTP layer of the Kubernetes client (libcurl).
+ *
+ * One struct kube_client serves every thread of a process:
+ * - a curl share handle holds the DNS cache and TLS sessions (thread-safe
+ *   through one mutex per lock kind). Connections are NOT put in the share:
+ *   libcurl does not support one connection cache used by concurrent
+ *   threads. Instead, idle easy handles (each keeping its live connection)
+ *   wait in a small pool, so a call usually reuses a warm connection;
+ * - the bearer token lives under a mutex; a token file is re-read at most
+ *   every KUBE_TOKEN_REREAD_S seconds, and at once after a 401;
+ * - TLS material is handed to libcurl as blobs (no temporary files); a CA
+ *   blob replaces the system trust store; TLS 1.2 is the minimum;
+ * - tls-server-name is done by putting that name in the URL (SNI and
+ *   certificate check use it) and CURLOPT_CONNECT_TO to reach the real host.
+ *
+ * kube_request runs the retry policy described in kubeclient.h; the status
+ * of the last failure of a thread is kept in a thread-local kube_status.
+ * libcurl codes are translated here and nowhere else. */
+#include "lib/buf.h"
+#include "lib/errmsg.h"
+#include "lib/jutil.h"
+#include "lib/kubecfg.h"
+#include "lib/kubeclient.h"
+#include "lib/mem.h"
+#include "lib/rc.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#define KUBE_TOKEN_REREAD_S 60
+#define KUBE_POOL_MAX 16
+#define KUBE_RETRY_AFTER_MAX_S 60
+#define KUBE_STATUS_MAX_BYTES ((size_t)1 << 20)
+
+struct kube_client {
+    char *base;                    /* URL prefix of every request */
+    struct curl_slist *connect_to; /* for tls-server-name, or NULL */
+    char *ca_pem, *cert_pem, *key_pem;
+    int insecure;
+    char *namespace;
+    char *user_agent;
+    struct kube_client_opts opts; /* defaults filled in; user_agent unused */
+
+    pthread_mutex_t tok_mu;
+    char *token;        /* current bearer token (secret) or NULL */
+    char *token_file;   /* or NULL */
+    int64_t token_read; /* monotonic ms of the last file read */
+
+    CURLSH *share;
+    pthread_mutex_t share_mu[CURL_LOCK_DATA_LAST];
+
+    pthread_mutex_t pool_mu;
+    CURL *pool[KUBE_POOL_MAX];
+    int npool;
+};
+
+static _Thread_local struct kube_status last_status = {0, "", -1};
+
+const struct kube_status *
+kube_last_status(void)
+{
+    return &last_status;
+}
+
+static int64_t
+now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+sleep_ms(int64_t ms)
+{
+    struct timespec ts = {.tv_sec = ms / 1000,
+                          .tv_nsec = (long)(ms % 1000) * 1000000};
+
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
+}
+
+static void
+free_secret(char *s)
+{
+    if (s != NULL) {
+        explicit_bzero(s, strlen(s));
+        mem_free(s);
+    }
+}
+
+/* ---- libcurl global state and the share handle ---- */
+
+static pthread_once_t global_once = PTHREAD_ONCE_INIT;
+static CURLcode global_rc;
+
+static void
+global_init(void)
+{
+    global_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+static void
+share_lock(CURL *h, curl_lock_data data, curl_lock_access access, void *ud)
+{
+    struct kube_client *c = ud;
+
+    if ((int)data >= 0 && data < CURL_LOCK_DATA_LAST)
+        pthread_mutex_lock(&c->share_mu[data]);
+}
+
+static void
+share_unlock(CURL *h, curl_lock_data data, void *ud)
+{
+    struct kube_client *c = ud;
+
+    if ((int)data >= 0 && data < CURL_LOCK_DATA_LAST)
+        pthread_mutex_unlock(&c->share_mu[data]);
+}
+
+/* ---- token ---- */
+
+/* Reads the token file into c->token; caller holds tok_mu. */
+static int
+token_read_locked(struct kube_client *c)
+{
+    char *t = NULL, *s, *e;
+    size_t len = 0;
+    int rc;
+
+    rc = kube_read_file(&t, &len, c->token_file, KUBE_CONFIG_MAX_TOKEN,
+                        "token file");
+    c->token_read = now_ms();
+    if (rc != 0)
+        return rc;
+    s = t;
+    while (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r')
+        s++;
+    e = s + strlen(s);
+    while (e > s &&
+           (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\n' || e[-1] == '\r'))
+        e--;
+    for (const char *p = s; p < e; p++) {
+        if ((unsigned char)*p < 0x20 || *p == 0x7f) {
+            free_secret(t);
+            return errmsg_set(RC_INVAL, "token file %s has a control byte",
+                              c->token_file);
+        }
+    }
+    if (e == s) {
+        free_secret(t);
+        return errmsg_set(RC_INVAL, "token file %s is empty", c->token_file);
+    }
+    *e = '\0';
+    free_secret(c->token);
+    c->token = mem_strdup(s);
+    free_secret(t);
+    if (c->token == NULL)
+        return errmsg_set(RC_NOMEM, "out of memory reading the token");
+    return 0;
+}
+
+int
+kube_client_token_refresh(struct kube_client *c)
+{
+    int rc = 0;
+
+    if (c->token_file == NULL)
+        return 0;
+    pthread_mutex_lock(&c->tok_mu);
+    rc = token_read_locked(c);
+    pthread_mutex_unlock(&c->tok_mu);
+    return rc;
+}
+
+/* Appends the Authorization header (if any) to *h; 0 or RC_NOMEM. A stale
+ * token file is re-read first (a failed read keeps the old token). */
+static int
+add_auth_header(struct kube_client *c, struct curl_slist **h)
+{
+    struct buf b;
+    struct curl_slist *n = NULL;
+    int rc = 0;
+
+    buf_init(&b, KUBE_CONFIG_MAX_TOKEN + 64);
+    pthread_mutex_lock(&c->tok_mu);
+    if (c->token_file != NULL &&
+        now_ms() - c->token_read >= KUBE_TOKEN_REREAD_S * 1000)
+        (void)token_read_locked(c);
+    if (c->token != NULL)
+        rc = buf_addf(&b, "Authorization: Bearer %s", c->token);
+    pthread_mutex_unlock(&c->tok_mu);
+    if (rc == 0 && b.ptr != NULL) {
+        n = curl_slist_append(*h, b.ptr);
+        if (n == NULL)
+            rc = RC_NOMEM;
+        else
+            *h = n;
+    }
+    if (b.ptr)
+        explicit_bzero(b.ptr, b.len);
+    buf_cleanup(&b);
+    return rc ? errmsg_set(RC_NOMEM, "out of memory building headers") : 0;
+}
+
+/* ---- client ---- */
+
+/* Splits "scheme://host[:port][/prefix]" into its parts (new strings). */
+static int
+split_server(const char *server, char **scheme, char **host, long *port,
+             char **prefix)
+{
+    const char *p = strstr(server, "://"), *h, *hend, *rest;
+    char *end = NULL;
+
+    *scheme = *host = *prefix = NULL;
+    if (p == NULL)
+        return errmsg_set(RC_INVAL, "server \"%.200s\" is not a URL", server);
+    h = p + 3;
+    rest = h + strcspn(h, "/");
+    if (h[0] == '[') {
+        hend = memchr(h, ']', (size_t)(rest - h));
+        if (hend == NULL)
+            return errmsg_set(RC_INVAL, "server \"%.200s\": bad IPv6 host",
+                              server);
+        hend++;
+    } else {
+        hend = memchr(h, ':', (size_t)(rest - h));
+        if (hend == NULL)
+            hend = rest;
+    }
+    if (hend == h)
+        return errmsg_set(RC_INVAL, "server \"%.200s\" has no host", server);
+    if (*hend == ':') {
+        errno = 0;
+        *port = strtol(hend + 1, &end, 10);
+        if (errno != 0 || end != rest || *port < 1 || *port > 65535)
+            return errmsg_set(RC_INVAL, "server \"%.200s\": bad port", server);
+    } else if (hend != rest) {
+        return errmsg_set(RC_INVAL, "server \"%.200s\": bad host", server);
+    } else {
+        *port = strncmp(server, "https", 5) == 0 ? 443 : 80;
+    }
+    *scheme = mem_strndup(server, (size_t)(p - server));
+    *host = mem_strndup(h, (size_t)(hend - h));
+    *prefix = mem_strdup(rest);
+    if (*scheme == NULL || *host == NULL || *prefix == NULL) {
+        mem_free(*scheme);
+        mem_free(*host);
+        mem_free(*prefix);
+        *scheme = *host = *prefix = NULL;
+        return errmsg_set(RC_NOMEM, "out of memory");
+    }
+    return 0;
+}
+
+static int
+dup_opt(char **dst, const char *s)
+{
+    if (s == NULL)
+        return 0;
+    *dst = mem_strdup(s);
+    return *dst ? 0 : errmsg_set(RC_NOMEM, "out of memory creating client");
+}
+
+static int
+setup_target(struct kube_client *c, const struct kube_config *cfg)
+{
+    char *scheme = NULL, *host = NULL, *prefix = NULL;
+    struct buf b;
+    struct curl_slist *ct;
+    long port = 0;
+    int rc;
+
+    buf_init(&b, 4096);
+    rc = split_server(cfg->server, &scheme, &host, &port, &prefix);
+    if (rc != 0)
+        goto done;
+    if (cfg->tls_server_name == NULL) {
+        rc = dup_opt(&c->base, cfg->server);
+        goto done;
+    }
+    if ((rc = buf_addf(&b, "%s:%ld:%s:%ld", cfg->tls_server_name, port, host,
+                       port)) != 0) {
+        rc = errmsg_set(rc, "tls-server-name too long");
+        goto done;
+    }
+    ct = curl_slist_append(NULL, b.ptr);
+    if (ct == NULL) {
+        rc = errmsg_set(RC_NOMEM, "out of memory creating client");
+        goto done;
+    }
+    c->connect_to = ct;
+    buf_reset(&b);
+    if ((rc = buf_addf(&b, "%s://%s:%ld%s", scheme, cfg->tls_server_name, port,
+                       prefix)) != 0 ||
+        (c->base = buf_take(&b, NULL)) == NULL)
+        rc = errmsg_set(rc ? rc : RC_NOMEM, "out of memory creating client");
+done:
+    buf_cleanup(&b);
+    mem_free(scheme);
+    mem_free(host);
+    mem_free(prefix);
+    return rc;
+}
+
+int
+kube_client_new(struct kube_client **out, const struct kube_config *cfg,
+                const struct kube_client_opts *opts)
+{
+    struct kube_client *c = NULL;
+    int rc = 0, i;
+
+    *out = NULL;
+    if (cfg == NULL || cfg->server == NULL)
+        return errmsg_set(RC_INVAL, "kube_client_new: no server");
+    pthread_once(&global_once, global_init);
+    if (global_rc != CURLE_OK)
+        return errmsg_set(RC_INTERNAL, "curl_global_init failed: %s",
+                          curl_easy_strerror(global_rc));
+    c = mem_calloc(1, sizeof(*c));
+    if (c == NULL)
+        return errmsg_set(RC_NOMEM, "out of memory creating client");
+    pthread_mutex_init(&c->tok_mu, NULL);
+    pthread_mutex_init(&c->pool_mu, NULL);
+    for (i = 0; i < CURL_LOCK_DATA_LAST; i++)
+        pthread_mutex_init(&c->share_mu[i], NULL);
+    if (opts != NULL)
+        c->opts = *opts;
+    c->opts.user_agent = NULL;
+    if (c->opts.timeout_ms <= 0)
+        c->opts.timeout_ms = 30000;
+    if (c->opts.max_retries == 0)
+        c->opts.max_retries = 5;
+    else if (c->opts.max_retries < 0)
+        c->opts.max_retries = 0;
+    if (c->opts.backoff_base_ms <= 0)
+        c->opts.backoff_base_ms = 200;
+    if (c->opts.backoff_max_ms <= 0)
+        c->opts.backoff_max_ms = 10000;
+    if (c->opts.backoff_max_ms < c->opts.backoff_base_ms)
+        c->opts.backoff_max_ms = c->opts.backoff_base_ms;
+    if (c->opts.max_body == 0)
+        c->opts.max_body = (size_t)64 << 20;
+    c->insecure = cfg->insecure;
+    if ((rc = setup_target(c, cfg)) != 0 ||
+        (rc = dup_opt(&c->ca_pem, cfg->ca_pem)) != 0 ||
+        (rc = dup_opt(&c->cert_pem, cfg->client_cert_pem)) != 0 ||
+        (rc = dup_opt(&c->key_pem, cfg->client_key_pem)) != 0 ||
+        (rc = dup_opt(&c->token, cfg->token)) != 0 ||
+        (rc = dup_opt(&c->token_file, cfg->token_file)) != 0 ||
+        (rc = dup_opt(&c->namespace,
+                      cfg->namespace ? cfg->namespace : "default")) != 0 ||
+        (rc = dup_opt(&c->user_agent, opts && opts->user_agent
+                                          ? opts->user_agent
+                                          : "mizzen/0.1")) != 0)
+        goto fail;
+    if (c->token_file != NULL && (rc = kube_client_token_refresh(c)) != 0)
+        goto fail;
+    c->share = curl_share_init();
+    if (c->share == NULL) {
+        rc = errmsg_set(RC_NOMEM, "curl_share_init failed");
+        goto fail;
+    }
+    if (curl_share_setopt(c->share, CURLSHOPT_LOCKFUNC, share_lock) ||
+        curl_share_setopt(c->share, CURLSHOPT_UNLOCKFUNC, share_unlock) ||
+        curl_share_setopt(c->share, CURLSHOPT_USERDATA, c) ||
+        curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS) ||
+        curl_share_setopt(c->share, CURLSHOPT_SHARE,
+                          CURL_LOCK_DATA_SSL_SESSION)) {
+        rc = errmsg_set(RC_INTERNAL, "curl share setup failed");
+        goto fail;
+    }
+    *out = c;
+    return 0;
+fail:
+    kube_client_free(c);
+    return rc;
+}
+
+void
+kube_client_free(struct kube_client *c)
+{
+    if (c == NULL)
+        return;
+    for (int i = 0; i < c->npool; i++)
+        curl_easy_cleanup(c->pool[i]);
+    if (c->share)
+        curl_share_cleanup(c->share);
+    curl_slist_free_all(c->connect_to);
+    mem_free(c->base);
+    mem_free(c->ca_pem);
+    mem_free(c->cert_pem);
+    free_secret(c->key_pem);
+    free_secret(c->token);
+    mem_free(c->token_file);
+    mem_free(c->namespace);
+    mem_free(c->user_agent);
+    pthread_mutex_destroy(&c->tok_mu);
+    pthread_mutex_destroy(&c->pool_mu);
+    for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
+        pthread_mutex_destroy(&c->share_mu[i]);
+    mem_free(c);
+}
+
+const char *
+kube_client_namespace(const struct kube_client *c)
+{
+    return c->namespace;
+}
+
+/* ---- easy handles ---- */
+
+static CURL *
+pool_get(struct kube_client *c)
+{
+    CURL *h = NULL;
+
+    pthread_mutex_lock(&c->pool_mu);
+    if (c->npool > 0)
+        h = c->pool[--c->npool];
+    pthread_mutex_unlock(&c->pool_mu);
+    if (h != NULL)
+        curl_easy_reset(h); /* keeps the live connection */
+    else
+        h = curl_easy_init();
+    return h;
+}
+
+static void
+pool_put(struct kube_client *c, CURL *h)
+{
+    pthread_mutex_lock(&c->pool_mu);
+    if (c->npool < KUBE_POOL_MAX) {
+        c->pool[c->npool++] = h;
+        h = NULL;
+    }
+    pthread_mutex_unlock(&c->pool_mu);
+    if (h != NULL)
+        curl_easy_cleanup(h);
+}
+
+/* TLS, timeouts, keepalive and the URL: everything but headers/body. */
+static int
+setup_common(struct kube_client *c, CURL *h, const char *url)
+{
+    CURLcode e = CURLE_OK;
+
+#define SET(opt, val)                                                          \
+    do {                                                                       \
+        if (e == CURLE_OK)                                                     \
+            e = curl_easy_setopt(h, opt, val);                                 \
+    } while (0)
+    SET(CURLOPT_URL, url);
+    SET(CURLOPT_SHARE, c->share);
+    SET(CURLOPT_NOSIGNAL, 1L);
+    SET(CURLOPT_PROTOCOLS_STR, "http,https");
+    SET(CURLOPT_FOLLOWLOCATION, 0L);
+    SET(CURLOPT_CONNECTTIMEOUT_MS,
+        (long)(c->opts.timeout_ms < 10000 ? c->opts.timeout_ms : 10000));
+    SET(CURLOPT_TCP_KEEPALIVE, 1L);
+    SET(CURLOPT_TCP_KEEPIDLE, 30L);
+    SET(CURLOPT_TCP_KEEPINTVL, 10L);
+    SET(CURLOPT_USERAGENT, c->user_agent);
+    SET(CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
+    if (c->connect_to != NULL)
+        SET(CURLOPT_CONNECT_TO, c->connect_to);
+    if (c->insecure) {
+        SET(CURLOPT_SSL_VERIFYPEER, 0L);
+        SET(CURLOPT_SSL_VERIFYHOST, 0L);
+    } else if (c->ca_pem != NULL) {
+        struct curl_blob ca = {c->ca_pem, strlen(c->ca_pem), CURL_BLOB_COPY};
+        SET(CURLOPT_CAINFO_BLOB, &ca);
+        /* only this CA: drop the compiled-in bundle and folder */
+        SET(CURLOPT_CAINFO, (char *)NULL);
+        SET(CURLOPT_CAPATH, (char *)NULL);
+    }
+    if (c->cert_pem != NULL && c->key_pem != NULL) {
+        struct curl_blob cert = {c->cert_pem, strlen(c->cert_pem),
+                                 CURL_BLOB_COPY};
+        struct curl_blob key = {c->key_pem, strlen(c->key_pem), CURL_BLOB_COPY};
+        SET(CURLOPT_SSLCERT_BLOB, &cert);
+        SET(CURLOPT_SSLCERTTYPE, "PEM");
+        SET(CURLOPT_SSLKEY_BLOB, &key);
+        SET(CURLOPT_SSLKEYTYPE, "PEM");
+    }
+    if (c->opts.gzip)
+        SET(CURLOPT_ACCEPT_ENCODING, "gzip");
+#undef SET
+    if (e == CURLE_OUT_OF_MEMORY)
+        return errmsg_set(RC_NOMEM, "out of memory setting up a request");
+    if (e != CURLE_OK)
+        return errmsg_set(RC_INTERNAL, "libcurl option refused: %s",
+                          curl_easy_strerror(e));
+    return 0;
+}
+
+static int
+build_url(struct kube_client *c, struct buf *url, const char *path)
+{
+    if (path[0] != '/')
+        return errmsg_set(RC_INVAL, "API path \"%.100s\" must start with '/'",
+                          path);
+    if (buf_addstr(url, c->base) != 0 || buf_addstr(url, path) != 0)
+        return errmsg_set(RC_LIMIT, "request URL too long");
+    return 0;
+}
+
+int
+kube_client_setup_easy(struct kube_client *c, void *curl_easy,
+                       const char *path_and_query, void **headers_out)
+{
+    struct curl_slist *h = NULL, *n;
+    struct buf url;
+    int rc;
+
+    *headers_out = NULL;
+    buf_init(&url, (size_t)1 << 16);
+    if ((rc = build_url(c, &url, path_and_query)) != 0 ||
+        (rc = setup_common(c, curl_easy, url.ptr)) != 0)
+        goto fail;
+    /* a watch runs as long as its caller wants: no total timeout */
+    curl_easy_setopt(curl_easy, CURLOPT_TIMEOUT_MS, 0L);
+    n = curl_slist_append(h, "Accept: application/json");
+    if (n == NULL) {
+        rc = errmsg_set(RC_NOMEM, "out of memory building headers");
+        goto fail;
+    }
+    h = n;
+    if ((rc = add_auth_header(c, &h)) != 0)
+        goto fail;
+    if (curl_easy_setopt(curl_easy, CURLOPT_HTTPHEADER, h) != CURLE_OK) {
+        rc = errmsg_set(RC_INTERNAL, "libcurl refused the headers");
+        goto fail;
+    }
+    buf_cleanup(&url);
+    *headers_out = h;
+    return 0;
+fail:
+    curl_slist_free_all(h);
+    buf_cleanup(&url);
+    return rc;
+}
+
+/* ---- one request, with retries ---- */
+
+struct resp {
+    struct buf body;
+    int retry_after; /* seconds, -1 when absent */
+    int too_big;
+};
+
+static size_t
+on_body(char *p, size_t size, size_t nmemb, void *ud)
+{
+    struct resp *r = ud;
+    size_t n = size * nmemb;
+
+    if (buf_add(&r->body, p, n) != 0) {
+        r->too_big = 1;
+        return 0; /* abort the transfer */
+    }
+    return n;
+}
+
+static size_t
+on_header(char *p, size_t size, size_t nmemb, void *ud)
+{
+    struct resp *r = ud;
+    size_t n = size * nmemb;
+    static const char name[] = "retry-after:";
+
+    if (n > sizeof(name) - 1 && strncasecmp(p, name, sizeof(name) - 1) == 0) {
+        long v = 0;
+        size_t i = sizeof(name) - 1;
+        int digits = 0;
+        while (i < n && (p[i] == ' ' || p[i] == '\t'))
+            i++;
+        while (i < n && p[i] >= '0' && p[i] <= '9' && v < 1000000) {
+            v = v * 10 + (p[i++] - '0');
+            digits++;
+        }
+        /* an HTTP date is not honoured: the backoff applies */
+        r->retry_after = digits ? (int)v : -1;
+    }
+    return n;
+}
+
+static int
+map_http(int code)
+{
+    switch (code) {
+    case 404:
+        return RC_NOTFOUND;
+    case 409:
+        return RC_CONFLICT;
+    case 410:
+        return RC_GONE;
+    case 401:
+    case 403:
+        return RC_DENIED;
+    case 413:
+        return RC_LIMIT;
+    case 429:
+        return RC_AGAIN;
+    default:
+        if (code >= 500)
+            return RC_AGAIN;
+        if (code >= 400)
+            return RC_INVAL;
+        return RC_IO; /* 1xx/3xx: unexpected */
+    }
+}
+
+/* Sets last_status and errmsg from a failed HTTP answer; returns the RC. */
+static int
+http_failure(int code, struct resp *r, const char *method, const char *path)
+{
+    json_t *st = NULL; /* owned */
+    struct jutil_limits lim = {KUBE_STATUS_MAX_BYTES, 32};
+    const char *msg = NULL, *reason = NULL;
+    int rc = map_http(code);
+
+    last_status.http_code = code;
+    last_status.reason[0] = '\0';
+    last_status.retry_after_s = r->retry_after;
+    if (r->body.len > 0 &&
+        jutil_parse(&st, r->body.ptr, r->body.len, &lim) == 0 &&
+        json_is_object(st)) {
+        msg = jutil_str(st, "message");
+        reason = jutil_str(st, "reason");
+        if (last_status.retry_after_s < 0) {
+            json_t *ra = jutil_path(st, "details.retryAfterSeconds");
+            if (json_is_integer(ra) && json_integer_value(ra) >= 0 &&
+                json_integer_value(ra) < 1000000)
+                last_status.retry_after_s = (int)json_integer_value(ra);
+        }
+    }
+    if (reason != NULL)
+        snprintf(last_status.reason, sizeof(last_status.reason), "%s", reason);
+    if (msg != NULL && msg[0] != '\0')
+        errmsg_set(rc, "%s", msg);
+    else
+        errmsg_set(rc, "HTTP %d from %s %.300s", code, method, path);
+    json_decref(st);
+    return rc;
+}
+
+static int
+transport_failure(CURLcode e, const char *errbuf, const char *method,
+                  const char *path, int *retry)
+{
+    int rc;
+
+    last_status.http_code = 0;
+    last_status.reason[0] = '\0';
+    last_status.retry_after_s = -1;
+    *retry = 0;
+    switch (e) {
+    case CURLE_OPERATION_TIMEDOUT:
+        rc = RC_TIMEOUT;
+        *retry = 1;
+        break;
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_CONNECT:
+    case CURLE_SEND_ERROR:
+    case CURLE_RECV_ERROR:
+    case CURLE_GOT_NOTHING:
+    case CURLE_PARTIAL_FILE:
+    case CURLE_HTTP2:
+    case CURLE_HTTP2_STREAM:
+        rc = RC_IO;
+        *retry = 1;
+        break;
+    case CURLE_SSL_CONNECT_ERROR:
+        /* also what a reset during the handshake gives: transient */
+        rc = RC_TLS;
+        *retry = 1;
+        break;
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_CIPHER:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_ISSUER_ERROR:
+    case CURLE_SSL_CRL_BADFILE:
+    case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+    case CURLE_SSL_INVALIDCERTSTATUS:
+    case CURLE_SSL_ENGINE_NOTFOUND:
+    case CURLE_SSL_ENGINE_SETFAILED:
+    case CURLE_USE_SSL_FAILED:
+        rc = RC_TLS;
+        break;
+    case CURLE_OUT_OF_MEMORY:
+        rc = RC_NOMEM;
+        break;
+    default:
+        rc = RC_IO;
+        break;
+    }
+    return errmsg_set(rc, "%s %.300s: %s", method, path,
+                      errbuf[0] ? errbuf : curl_easy_strerror(e));
+}
+
+enum outcome { DONE, RETRY, REAUTH };
+
+/* One attempt. DONE with rc (0: body in r), RETRY with rc (transient), or
+ * REAUTH (401 and a token file to re-read). */
+static enum outcome
+attempt(struct kube_client *c, const char *method, const char *url,
+        const char *path, const char *ctype, const char *body, size_t body_len,
+        struct resp *r, int *rc_out)
+{
+    CURL *h = NULL;
+    struct curl_slist *hdrs = NULL, *n;
+    char errbuf[CURL_ERROR_SIZE];
+    char ctbuf[128];
+    CURLcode e = CURLE_OK;
+    enum outcome oc = DONE;
+    long code = 0;
+    int rc = 0, retry = 0;
+
+    errbuf[0] = '\0';
+    buf_reset(&r->body);
+    r->retry_after = -1;
+    r->too_big = 0;
+    h = pool_get(c);
+    if (h == NULL) {
+        rc = errmsg_set(RC_NOMEM, "curl_easy_init failed");
+        goto done;
+    }
+    if ((rc = setup_common(c, h, url)) != 0)
+        goto done;
+    n = curl_slist_append(hdrs, "Accept: application/json");
+    if (n != NULL && (hdrs = n, 1))
+        n = curl_slist_append(hdrs, "Expect:");
+    if (n != NULL && (hdrs = n, 1) && body != NULL) {
+        snprintf(ctbuf, sizeof(ctbuf), "Content-Type: %s",
+                 ctype ? ctype : "application/json");
+        n = curl_slist_append(hdrs, ctbuf);
+        if (n != NULL)
+            hdrs = n;
+    }
+    if (n == NULL) {
+        rc = errmsg_set(RC_NOMEM, "out of memory building headers");
+        goto done;
+    }
+    if ((rc = add_auth_header(c, &hdrs)) != 0)
+        goto done;
+#define SET(opt, val)                                                          \
+    do {                                                                       \
+        if (e == CURLE_OK)                                                     \
+            e = curl_easy_setopt(h, opt, val);                                 \
+    } while (0)
+    SET(CURLOPT_HTTPHEADER, hdrs);
+    SET(CURLOPT_TIMEOUT_MS, (long)c->opts.timeout_ms);
+    SET(CURLOPT_ERRORBUFFER, errbuf);
+    SET(CURLOPT_WRITEFUNCTION, on_body);
+    SET(CURLOPT_WRITEDATA, r);
+    SET(CURLOPT_HEADERFUNCTION, on_header);
+    SET(CURLOPT_HEADERDATA, r);
+    if (strcmp(method, "GET") == 0) {
+        SET(CURLOPT_HTTPGET, 1L);
+    } else {
+        SET(CURLOPT_CUSTOMREQUEST, method);
+        if (body != NULL) {
+            SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
+            SET(CURLOPT_POSTFIELDS, body);
+        }
+    }
+#undef SET
+    if (e != CURLE_OK) {
+        rc = errmsg_set(e == CURLE_OUT_OF_MEMORY ? RC_NOMEM : RC_INTERNAL,
+                        "libcurl option refused: %s", curl_easy_strerror(e));
+        goto done;
+    }
+    e = curl_easy_perform(h);
+    if (e == CURLE_WRITE_ERROR && r->too_big) {
+        last_status.http_code = 0;
+        last_status.reason[0] = '\0';
+        last_status.retry_after_s = -1;
+        rc = errmsg_set(RC_LIMIT, "%s %.300s: response larger than %zu bytes",
+                        method, path, c->opts.max_body);
+        goto done;
+    }
+    if (e != CURLE_OK) {
+        rc = transport_failure(e, errbuf, method, path, &retry);
+        oc = retry ? RETRY : DONE;
+        goto done;
+    }
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
+    if (code >= 200 && code < 300)
+        goto done;
+    rc = http_failure((int)code, r, method, path);
+    if (code == 401 && c->token_file != NULL)
+        oc = REAUTH;
+    else if (code == 429 || code >= 500)
+        oc = RETRY;
+done:
+    /* the handle must not keep pointers to our stack or the headers */
+    if (h != NULL) {
+        curl_easy_setopt(h, CURLOPT_HTTPHEADER, (struct curl_slist *)NULL);
+        curl_easy_setopt(h, CURLOPT_ERRORBUFFER, (char *)NULL);
+        pool_put(c, h);
+    }
+    curl_slist_free_all(hdrs);
+    *rc_out = rc;
+    return oc;
+}
+
+static _Thread_local uint64_t rng_state;
+
+static uint64_t
+rng_next(void)
+{
+    if (rng_state == 0) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        rng_state = ((uint64_t)ts.tv_nsec << 20) ^ (uint64_t)ts.tv_sec ^
+                    (uint64_t)(uintptr_t)&rng_state;
+        if (rng_state == 0)
+            rng_state = 0x9e3779b97f4a7c15ULL;
+    }
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return rng_state;
+}
+
+/* Delay before retry number n (0-based): exponential, capped, with "equal
+ * jitter" (half fixed, half random); at least Retry-After when given. */
+static int64_t
+backoff_ms(const struct kube_client *c, int n, int retry_after_s)
+{
+    int64_t d = c->opts.backoff_base_ms;
+
+    for (int i = 0; i < n && d < c->opts.backoff_max_ms; i++)
+        d *= 2;
+    if (d > c->opts.backoff_max_ms)
+        d = c->opts.backoff_max_ms;
+    d = d / 2 + (int64_t)(rng_next() % (uint64_t)(d / 2 + 1));
+    if (retry_after_s >= 0) {
+        int64_t ra = (int64_t)(retry_after_s < KUBE_RETRY_AFTER_MAX_S
+                                   ? retry_after_s
+                                   : KUBE_RETRY_AFTER_MAX_S) *
+                     1000;
+        if (ra > d)
+            d = ra;
+    }
+    return d;
+}
+
+int
+kube_request(struct kube_client *c, const char *method,
+             const char *path_and_query, const char *content_type,
+             const char *body, size_t body_len, json_t **out)
+{
+    struct resp r;
+    struct buf url;
+    struct jutil_limits lim;
+    int rc = 0, reauthed = 0;
+
+    if (out != NULL)
+        *out = NULL;
+    buf_init(&r.body, c->opts.max_body);
+    buf_init(&url, (size_t)1 << 16);
+    if ((rc = build_url(c, &url, path_and_query)) != 0)
+        goto done;
+    for (int n = 0;;) {
+        enum outcome oc = attempt(c, method, url.ptr, path_and_query,
+                                  content_type, body, body_len, &r, &rc);
+        if (oc == REAUTH && !reauthed) {
+            reauthed = 1;
+            if (kube_client_token_refresh(c) == 0)
+                continue; /* once, at once */
+            rc = http_failure(401, &r, method, path_and_query);
+        }
+        if (oc != RETRY || n >= c->opts.max_retries)
+            break;
+        sleep_ms(backoff_ms(c, n, last_status.retry_after_s));
+        n++;
+    }
+    if (rc != 0 || out == NULL)
+        goto done;
+    if (r.body.len == 0) {
+        *out = json_null();
+        goto done;
+    }
+    lim.max_bytes = c->opts.max_body;
+    lim.max_depth = 100;
+    rc = jutil_parse(out, r.body.ptr, r.body.len, &lim);
+    if (rc != 0)
+        errmsg_prefix(rc, "%s %.300s: response", method, path_and_query);
+done:
+    buf_cleanup(&url);
+    buf_cleanup(&r.body);
+    return rc;
+}
