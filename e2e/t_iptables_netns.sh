@@ -102,7 +102,6 @@ for line in sys.stdin.read().splitlines():
 print("\n".join(out))
 '
 }
-save_v4() { inpod iptables-save; } # the default binary; we compare by backend below
 save_nft() { inpod iptables-nft-save 2>/dev/null; }
 save_legacy() { inpod iptables-legacy-save 2>/dev/null; }
 
