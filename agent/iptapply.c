@@ -125,6 +125,10 @@ iptapply_run(char *const argv[], const char *in, size_t inlen, struct buf *out,
     if (pid == 0) {
         if (dup2(pin[0], 0) < 0 || dup2(pout[1], 1) < 0 || dup2(perr[1], 2) < 0)
             _exit(126);
+        /* dup2 onto the same fd keeps O_CLOEXEC (possible when the parent
+         * runs with 0-2 closed): clear it on the three we hand over. */
+        for (int fd = 0; fd <= 2; fd++)
+            fcntl(fd, F_SETFD, 0);
         execv(path, argv);
         _exit(127);
     }
