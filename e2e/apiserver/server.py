@@ -117,9 +117,11 @@ class Handler(BaseHTTPRequestHandler):
                     self.send_header(k, x)
             else:
                 self.send_header(k, v)
-        self.end_headers()
+        # headers and body in one send (no Nagle/delayed-ACK stall between them)
+        self._headers_buffer.append(b"\r\n")
         if self.command != "HEAD":
-            self.wfile.write(data)
+            self._headers_buffer.append(data)
+        self.flush_headers()
         self.code = code
 
     def _error(self, e):
@@ -472,6 +474,7 @@ class Server(ThreadingHTTPServer):
         if time.monotonic() < self.app.faults.down_until:
             sock.close()
             raise OSError("emulator restarting")
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         return self.ctx.wrap_socket(sock, server_side=True, do_handshake_on_connect=False), addr
 
     def handle_error(self, request, client_address):
