@@ -445,13 +445,14 @@ static int
 merge_value_ok(const json_t *v)
 {
     size_t i;
-    json_t *e; /* borrowed */
 
     if (json_is_object(v))
         return 1;
     if (!json_is_array(v))
         return 0;
-    json_array_foreach(v, i, e) if (!json_is_object(e)) return 0;
+    for (i = 0; i < json_array_size(v); i++)
+        if (!json_is_object(json_array_get(v, i)))
+            return 0;
     return 1;
 }
 
@@ -543,6 +544,39 @@ expecting_key(const struct loader *L)
            L->stack[L->depth - 1].key == NULL;
 }
 
+/* tagged_kind: the kind of a scalar with the core tag `t` ("int", ...), -1
+ * when the text does not fit it. Tags other than null, bool, int and float
+ * (str, binary, timestamp, map, ...) keep the text as a string. */
+static int
+tagged_kind(const char *t, const char *s, size_t n, enum kind *k)
+{
+    enum kind c = classify(s, n);
+    json_int_t iv;
+    int ovf;
+
+    if (strcmp(t, "null") == 0) {
+        *k = K_NULL;
+        return c == K_NULL ? 0 : -1;
+    }
+    if (strcmp(t, "bool") == 0) {
+        *k = c;
+        return c == K_TRUE || c == K_FALSE ? 0 : -1;
+    }
+    if (strcmp(t, "int") == 0) {
+        *k = K_INT;
+        return c == K_INT && int_form(s, n, &iv, &ovf) && !ovf ? 0 : -1;
+    }
+    if (strcmp(t, "float") == 0) {
+        /* decimal integers are floats too; hex and octal are not */
+        *k = c == K_INFNAN ? K_STR : K_FLOAT;
+        return c == K_FLOAT || c == K_INFNAN || (c == K_INT && float_form(s, n))
+                   ? 0
+                   : -1;
+    }
+    *k = K_STR;
+    return 0;
+}
+
 /* scalar_value resolves a scalar event to a new JSON value: untagged plain
  * scalars by the core schema, other untagged ones are strings; the core
  * tags are honoured and any other tag keeps the text as a string. */
@@ -561,35 +595,11 @@ scalar_value(json_t **out, const yaml_event_t *ev)
     if (tag == NULL) {
         if (ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE)
             k = classify(s, n);
-    } else if (strncmp(tag, TAG_PREFIX, strlen(TAG_PREFIX)) == 0) {
-        const char *t = tag + strlen(TAG_PREFIX);
-        enum kind c = classify(s, n);
-        int bad = 0;
-        if (strcmp(t, "null") == 0)
-            bad = c != K_NULL, k = K_NULL;
-        else if (strcmp(t, "bool") == 0)
-            bad = c != K_TRUE && c != K_FALSE, k = c;
-        else if (strcmp(t, "int") == 0)
-            bad = c != K_INT, k = K_INT;
-        else if (strcmp(t, "float") == 0)
-            bad = c != K_INT && c != K_FLOAT && c != K_INFNAN,
-            k = c == K_INFNAN ? K_STR : K_FLOAT;
-        if (strcmp(t, "int") == 0 && !bad) {
-            json_int_t iv;
-            int ovf;
-            int_form(s, n, &iv, &ovf);
-            if (ovf)
-                return fail_at(RC_PARSE, ev->start_mark,
-                               "invalid !!int value (out of 64-bit range)");
-        }
-        if (k == K_FLOAT && c == K_INT &&
-            (n > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'o')))
-            bad = 1; /* no hex or octal floats */
-        if (bad) {
-            char m[64];
-            snprintf(m, sizeof(m), "invalid !!%s value", t);
-            return fail_at(RC_PARSE, ev->start_mark, m);
-        }
+    } else if (strncmp(tag, TAG_PREFIX, strlen(TAG_PREFIX)) == 0 &&
+               tagged_kind(tag + strlen(TAG_PREFIX), s, n, &k) != 0) {
+        char m[64];
+        snprintf(m, sizeof(m), "invalid !!%s value", tag + strlen(TAG_PREFIX));
+        return fail_at(RC_PARSE, ev->start_mark, m);
     }
     *out = make_value(k, s, n);
     if (*out == NULL)

@@ -949,6 +949,33 @@ TEST(yj_round_trip_many_values)
     json_decref(deep);
 }
 
+TEST(yj_round_trip_every_short_string)
+{
+    static const char *const sym[] = {" ", "\t", "\n", ":", "#",       "-", "?",
+                                      "'", "\"", "\\", "|", ">",       "!", "&",
+                                      "*", "%",  "[",  "{", "a",       "0", ".",
+                                      "~", "\r", "<",  "y", "\xc2\xa0"};
+    const size_t ns = sizeof(sym) / sizeof(sym[0]);
+    int failures = 0;
+
+    /* every string of 1 to 3 symbols, as a key, a value and an item */
+    for (size_t a = 0; a < ns; a++)
+        for (size_t b = 0; b <= ns; b++)
+            for (size_t c = 0; c <= ns && failures < 5; c++) {
+                char str[16];
+                if (b == ns && c < ns)
+                    continue;
+                snprintf(str, sizeof(str), "%s%s%s", sym[a],
+                         b < ns ? sym[b] : "", c < ns ? sym[c] : "");
+                json_t *o =
+                    json_pack("{s:s,s:[s]}", str, str, "l", str); /* owned */
+                if (!round_trip(o))
+                    failures++;
+                json_decref(o);
+            }
+    CHECK_INT(failures, 0);
+}
+
 /* ---- allocation failures ---- */
 
 TEST(yj_load_survives_every_allocation_failure)
