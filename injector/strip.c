@@ -105,11 +105,32 @@ restore_handler(json_t *h, const char *path, const json_t *probers)
         found |= json_is_object(json_object_get(stored, kinds[i]));
     if (!found)
         return 0;
-    json_object_del(h, "httpGet");
     for (size_t i = 0; i < 3; i++) {
         json_t *k = json_object_get(stored, kinds[i]);
-        if (json_is_object(k) &&
-            inj_set_new(h, kinds[i], json_deep_copy(k)) != 0)
+        json_t *cur = json_object_get(h, "httpGet"); /* borrowed */
+        json_t *act;                                 /* owned */
+        const char *key;
+        json_t *v;
+        if (!json_is_object(k))
+            continue;
+        act = json_deep_copy(k);
+        if (act == NULL)
+            return RC_NOMEM;
+        /* the rewritten httpGet kept the original's other fields
+         * verbatim (host, httpHeaders, unknown ones); the record holds
+         * only Kubernetes' fields, normalised: the verbatim ones win */
+        if (i == 0)
+            json_object_foreach(cur, key, v)
+            {
+                if (strcmp(key, "path") != 0 && strcmp(key, "port") != 0 &&
+                    strcmp(key, "scheme") != 0 &&
+                    json_object_set(act, key, v) != 0) {
+                    json_decref(act);
+                    return RC_NOMEM;
+                }
+            }
+        json_object_del(h, "httpGet");
+        if (inj_set_new(h, kinds[i], act) != 0)
             return RC_NOMEM;
     }
     return 0;

@@ -221,3 +221,30 @@ TEST(strip_stale_overrides_annotation)
     json_decref(pod);
     inj_config_free(cfg);
 }
+
+/* found by fuzz_inject: fields of an httpGet that the prober record does
+ * not keep (unknown ones, verbatim headers) survive re-injection */
+TEST(strip_restores_verbatim_httpget_fields)
+{
+    struct inj_config *cfg = it_config();
+    json_t *pod = json_loads(
+        "{\"metadata\":{\"name\":\"p\"},\"spec\":{\"containers\":[{"
+        "\"name\":\"a\",\"ports\":[{\"name\":\"http\",\"containerPort\":80}],"
+        "\"livenessProbe\":{\"httpGet\":{\"port\":\"http\",\"scheke\":"
+        "\"HTTPS\",\"httpHeaders\":[{\"value\":\"v\",\"name\":\"h\","
+        "\"x\":1}],\"host\":\"example\"}}}]}}",
+        0, NULL);
+    struct inj_result r1, r2;
+
+    REQUIRE(cfg && pod);
+    REQUIRE(it_inject(cfg, pod, &r1) == 0);
+    REQUIRE(it_inject(cfg, r1.pod, &r2) == 0);
+    CHECK(json_equal(r1.pod, r2.pod));
+    CHECK_STR(jutil_path_str(it_container(r2.pod, "spec.containers", "a"),
+                             "livenessProbe.httpGet.scheke"),
+              "HTTPS");
+    inj_result_cleanup(&r2);
+    inj_result_cleanup(&r1);
+    json_decref(pod);
+    inj_config_free(cfg);
+}
