@@ -13,12 +13,14 @@ struct buf;
 /* Nesting depth up to which jpatch_diff descends (RC_LIMIT beyond). */
 #define JPATCH_MAX_DEPTH 128
 
-/* jpatch_escape appends the RFC 6901 escaped form of one reference token. */
+/* jpatch_escape appends the RFC 6901 escaped form of one reference token
+ * ("~" -> "~0" first, then "/" -> "~1"). 0, RC_NOMEM or RC_LIMIT (out's
+ * cap); on failure out is unchanged. */
 int jpatch_escape(struct buf *out, const char *token);
 
 /* jpatch_op appends {"op": op, "path": path, "value": value} to patch.
- * value is stolen (may be NULL for "remove"); on failure it is released.
- * 0 or RC_NOMEM. */
+ * value is stolen (may be NULL for "remove"); on failure it is released and
+ * patch is unchanged. 0, RC_NOMEM, or RC_INVAL when path is not UTF-8. */
 int jpatch_op(json_t *patch, const char *op, const char *path, json_t *value);
 
 /* jpatch_diff builds the patch that turns `from` into `to`: minimal and
@@ -27,7 +29,11 @@ int jpatch_op(json_t *patch, const char *op, const char *path, json_t *value);
  * volumes, ports...) are aligned by name, so inserting a container first or
  * last is one "add" and an edited container is edited in place; other arrays
  * keep their common prefix and suffix and patch the middle. Applying the
- * result to `from` with any RFC 6902 implementation gives `to`.
+ * result to `from` with any RFC 6902 implementation gives `to`: operations
+ * apply in sequence, array adds use numeric indices (never "-"), and values
+ * are deep copies (the patch shares nothing with `to`). The whole document
+ * is replaced only when the root types differ (or both roots are scalars).
+ * Algorithm, cost and limits: docs/jpatch.md.
  * *out is a new array (possibly empty) on success; RC_NOMEM or RC_LIMIT
  * (depth over 128). */
 int jpatch_diff(json_t **out, const json_t *from, const json_t *to);
@@ -35,7 +41,8 @@ int jpatch_diff(json_t **out, const json_t *from, const json_t *to);
 /* jpatch_apply applies patch to a deep copy of doc and returns it in *out.
  * Supports add, remove, replace, move, copy, test. A failing operation
  * gives RC_INVAL (or RC_CONFLICT for a failed "test") naming the operation
- * index and path; *out stays NULL. */
+ * index and path; RC_NOMEM on allocation failure; *out stays NULL and doc
+ * is never modified. */
 int jpatch_apply(json_t **out, const json_t *doc, const json_t *patch);
 
 #endif
