@@ -3,6 +3,7 @@
  * name. */
 #include "tests/unit/harness.h"
 #include "tests/unit/injector/injtest.h"
+#include "lib/yamljson.h"
 
 struct meta {
     char workload[256], owner[512], canonical[128];
@@ -177,4 +178,64 @@ TEST(owner_from_input_wins)
                          &m) == 0);
     CHECK_STR(m.owner, "kubernetes://apis/batch/v1beta1/namespaces/bookinfo/"
                        "cronjobs/nightly");
+}
+
+/* Workload fixtures (YAML, as `mizzenctl kube-inject` reads them): the pod
+ * template is injected with the owner taken from the workload. */
+static json_t *
+workload(const char *file)
+{
+    char path[256];
+    size_t n = 0;
+    char *text;
+    json_t *v = NULL;
+
+    snprintf(path, sizeof(path), INJ_FIXTURES "/workloads/%s", file);
+    text = it_read_file(path, &n);
+    if (text == NULL || yj_load_one(&v, text, n, NULL) != 0)
+        v = NULL;
+    free(text);
+    return v;
+}
+
+TEST(owner_workload_templates_from_yaml)
+{
+    struct inj_config *cfg = it_config();
+    json_t *dep = workload("hello-deployment.yaml");
+    json_t *cron = workload("cronjob.yaml");
+    struct inj_input in;
+    struct inj_result r;
+
+    REQUIRE(cfg && dep && cron);
+    memset(&in, 0, sizeof(in));
+    in.pod = jutil_path(dep, "spec.template");
+    in.ns = "default";
+    in.owner_kind = jutil_str(dep, "kind");
+    in.owner_name = jutil_path_str(dep, "metadata.name");
+    in.owner_api_version = jutil_str(dep, "apiVersion");
+    REQUIRE(inj_pod_inject(cfg, &in, &r) == 0 && r.injected);
+    CHECK_STR(it_env(it_proxy(r.pod), "ISTIO_META_OWNER"),
+              "kubernetes://apis/apps/v1/namespaces/default/deployments/hello");
+    CHECK_STR(it_env(it_proxy(r.pod), "ISTIO_META_WORKLOAD_NAME"), "hello");
+    CHECK_STR(it_label(r.pod, "service.istio.io/canonical-name"), "hello");
+    CHECK_STR(it_env(it_proxy(r.pod), "ISTIO_META_POD_PORTS"),
+              "[\n{\"name\":\"http\",\"containerPort\":80}\n]");
+    inj_result_cleanup(&r);
+
+    in.pod = jutil_path(cron, "spec.jobTemplate.spec.template");
+    in.ns = jutil_path_str(cron, "metadata.namespace");
+    in.owner_kind = jutil_str(cron, "kind");
+    in.owner_name = jutil_path_str(cron, "metadata.name");
+    in.owner_api_version = jutil_str(cron, "apiVersion");
+    REQUIRE(inj_pod_inject(cfg, &in, &r) == 0 && r.injected);
+    CHECK_STR(it_env(it_proxy(r.pod), "ISTIO_META_OWNER"),
+              "kubernetes://apis/batch/v1/namespaces/batch-ns/cronjobs/"
+              "hellocron");
+    CHECK_CONTAINS(it_env(it_proxy(r.pod), "ISTIO_KUBE_APP_PROBERS"),
+                   "{\"/app-health/hello/readyz\":{\"tcpSocket\":"
+                   "{\"port\":8080}}}");
+    inj_result_cleanup(&r);
+    json_decref(cron);
+    json_decref(dep);
+    inj_config_free(cfg);
 }
