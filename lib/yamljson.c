@@ -111,7 +111,12 @@ static const char *const infnan_words[] = {
 
 /* int_form: 1 when s is an integer of the core schema ([-+]?[0-9]+,
  * 0o[0-7]+, 0x[0-9a-fA-F]+); *val gets the value and *ovf is set when it
- * does not fit in 64 bits. */
+ * does not fit in 64 bits.
+ *
+ * One deliberate exception to YAML 1.2: a decimal-looking integer with a
+ * leading zero and only octal digits ("0644", "-010") is octal, as in YAML
+ * 1.1 and kubectl. Manifests write file modes that way (defaultMode: 0400)
+ * and reading 0400 as four hundred would silently give another mode. */
 static int
 int_form(const char *s, size_t n, json_int_t *val, int *ovf)
 {
@@ -130,6 +135,9 @@ int_form(const char *s, size_t n, json_int_t *val, int *ovf)
     }
     if (i == n)
         return 0;
+    if (base == 10 && s[i] == '0' && n - i > 1 &&
+        strspn(s + i, "01234567") == n - i)
+        base = 8;
     lim = neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
     for (; i < n; i++) {
         unsigned d;
