@@ -22,7 +22,7 @@ FAILS = []
 
 
 def check(what, cond, detail=""):
-    print(("ok   " if cond else "FAIL ") + what + ("" if cond else "  [%s]" % detail), flush=True)
+    print(("ok   " if cond else "FAIL ") + what + ("" if cond else "  [%s]" % (detail,)), flush=True)
     if not cond:
         FAILS.append(what)
 
@@ -557,7 +557,7 @@ def t_tokens(cl):
           "system:serviceaccount:default:default", (st, st2, rev))
 
 
-def t_faults(cl, emu):
+def t_faults(cl):
     path = "/api/v1/namespaces/default/configmaps"
     fault(cl, {"action": "fail", "code": 429, "count": 2, "retryAfter": 3, "path": "/configmaps"})
     r1 = cl.req("GET", path)
@@ -586,6 +586,23 @@ def t_faults(cl, emu):
     n = fault(cl, {"action": "drop-watches"})["dropped"]
     t.join()
     check("drop-watches ends open watches", n >= 1 and res["w"][2], (n, res["w"][2]))
+    res2 = {}
+
+    def frozen():
+        res2["w"] = cl.watch(path + "?watch=1&allowWatchBookmarks=true&resourceVersion=" +
+                             cl.req("GET", path)[2]["metadata"]["resourceVersion"],
+                             until=lambda ev: any(e["type"] == "ADDED" for e in ev), secs=8)
+        res2["t"] = time.monotonic()
+    t = threading.Thread(target=frozen)
+    t.start()
+    time.sleep(0.5)
+    fault(cl, {"action": "freeze-watches", "seconds": 2.5})
+    t0 = time.monotonic()
+    cl.req("POST", path, {"metadata": {"name": "during-freeze"}})
+    t.join()
+    evs = res2["w"][1]
+    check("freeze-watches: nothing (not even bookmarks) until the freeze ends, then the event",
+          res2["t"] - t0 >= 2.0 and evs and evs[-1]["type"] == "ADDED", (res2["t"] - t0, evs))
     cl.req("POST", path, {"metadata": {"name": "survivor"}})
     t = threading.Thread(target=bg)
     t.start()
@@ -602,6 +619,73 @@ def t_faults(cl, emu):
     st2, _, _ = cl.req("GET", "/api/v1/namespaces/default/serviceaccounts/default")
     check("restart losing state (default namespace re-created)", st == 404 and st2 == 200,
           (st, st2))
+
+
+def t_controllers(cl):
+    cl.req("POST", "/api/v1/namespaces", {"metadata": {"name": "ctl"}})
+    base = "/api/v1/namespaces/ctl"
+    cl.req("POST", base + "/services", {"metadata": {"name": "svc"}, "spec": {
+        "selector": {"app": "be"}, "ports": [{"name": "http", "port": 80,
+                                              "targetPort": "web"}]}})
+    for n, ann in (("be-1", {}), ("be-2", {"emulator.mizzen.io/not-ready": "true"})):
+        p = pod(n, {"app": "be"})
+        p["metadata"]["annotations"] = ann
+        p["spec"]["containers"][0]["ports"] = [{"name": "web", "containerPort": 9090}]
+        cl.req("POST", base + "/pods", p)
+
+    def ep():
+        st, _, e = cl.req("GET", base + "/endpoints/svc")
+        ss = (e.get("subsets") or [{}])[0] if st == 200 else {}
+        return ss if ss.get("addresses") and ss.get("notReadyAddresses") else None
+    ss = wait(ep, 5) or {}
+    check("Endpoints: ready pod in addresses, not-ready pod in notReadyAddresses, named port",
+          len(ss.get("addresses", [])) == 1 and len(ss.get("notReadyAddresses", [])) == 1 and
+          ss.get("ports") == [{"port": 9090, "protocol": "TCP", "name": "http"}], ss)
+    st, _, sl = cl.req("GET", "/apis/discovery.k8s.io/v1/namespaces/ctl/endpointslices"
+                       "?labelSelector=kubernetes.io/service-name%3Dsvc")
+    eps = sl["items"][0]["endpoints"] if sl.get("items") else []
+    check("EndpointSlice with ready conditions", len(eps) == 2 and sorted(
+        e["conditions"]["ready"] for e in eps) == [False, True] and
+        sl["items"][0]["ports"][0]["port"] == 9090, sl)
+    st, _, p2 = cl.req("GET", base + "/pods/be-2")
+    check("pod IP from --pod-cidr, hostIP 127.0.0.1, Running, Ready false when annotated",
+          p2["status"]["podIP"].startswith("127.1.") and p2["status"]["hostIP"] == "127.0.0.1"
+          and p2["status"]["phase"] == "Running" and
+          [c["status"] for c in p2["status"]["conditions"] if c["type"] == "Ready"] == ["False"],
+          p2["status"])
+    cl.req("PATCH", base + "/pods/be-2", {"metadata": {"annotations": {
+        "emulator.mizzen.io/not-ready": None}}}, "application/merge-patch+json")
+    ok = wait(lambda: len((cl.req("GET", base + "/endpoints/svc")[2].get("subsets") or [{}])[0]
+                          .get("addresses", [])) == 2, 5)
+    check("removing the not-ready annotation makes the pod a ready endpoint", ok)
+    st, _, doc = cl.req("DELETE", base + "/pods/be-1")
+    check("pod delete is graceful (deletionTimestamp, grace 30)", st == 200 and
+          doc["metadata"].get("deletionGracePeriodSeconds") == 30, doc)
+    check("the kubelet finishes the deletion",
+          wait(lambda: cl.req("GET", base + "/pods/be-1")[0] == 404, 5))
+    job = {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "once"},
+           "spec": {"completions": 2, "parallelism": 1, "template": {"spec": {
+               "restartPolicy": "Never", "containers": [{"name": "c", "image": "busybox"}]}}}}
+    st, _, j = cl.req("POST", "/apis/batch/v1/namespaces/ctl/jobs", job)
+    check("Job gets a generated selector", st == 201 and "batch.kubernetes.io/controller-uid" in
+          j["spec"]["selector"]["matchLabels"], j)
+    done = wait(lambda: cl.req("GET", "/apis/batch/v1/namespaces/ctl/jobs/once")[2].get(
+        "status", {}).get("succeeded") == 2, 10)
+    check("Job runs its pods to completion", done)
+    r = fault(cl, {"action": "bulk-create", "namespace": "ctl", "count": 1200,
+                   "namePrefix": "bulk-", "object": {"apiVersion": "v1", "kind": "ConfigMap",
+                                                     "metadata": {"labels": {"b": "1"}}}})
+    n, cont, pages = 0, "", 0
+    while True:
+        st, _, doc = cl.req("GET", base + "/configmaps?labelSelector=b%3D1&limit=500" +
+                            ("&continue=" + cont if cont else ""))
+        n += len(doc["items"])
+        pages += 1
+        cont = doc["metadata"].get("continue")
+        if not cont:
+            break
+    check("bulk-create 1200 objects, listed in 3 pages of 500", r["created"] == 1200 and
+          n == 1200 and pages == 3, (r, n, pages))
 
 
 MWC = "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations"
@@ -732,42 +816,65 @@ def t_admission(cl):
     check("MWC with sideEffects Unknown -> 422", st == 422, (st, doc))
 
 
-def main():
-    hook = start_hook()
+def start_emu(hook):
     port_file = os.path.join(WORK, "emu.out")
     out = open(port_file, "w")
-    err = open(os.path.join(WORK, "emu.err"), "w")
+    err = open(os.path.join(WORK, "emu.err"), "a")
     emu = subprocess.Popen([os.path.join(ROOT, "e2e/apiserver/run"), "--port", "0",
                             "--kubeconfig-out", os.path.join(WORK, "kc"),
                             "--ca-out", os.path.join(WORK, "ca.crt"),
                             "--token-out", os.path.join(WORK, "token"),
+                            "--state-file", os.path.join(WORK, "state.json"),
                             "--bookmark-interval", "1",
                             "--service-host", "hook.hooks.svc=127.0.0.1:%d" %
                             hook.server_address[1],
                             "--service-host", "hook.hooks.svc:8443=127.0.0.1:1"],
                            stdout=out, stderr=err)
+    port = wait(lambda: (open(port_file).read().split(":")[-1].strip() or None), 15)
+    if not port:
+        emu.kill()
+        raise SystemExit("emulator did not start")
+    print("emulator pid %d on port %s" % (emu.pid, port), flush=True)
+    return emu, Client(int(port), open(os.path.join(WORK, "token")).read())
+
+
+def stop_emu(emu):
+    emu.send_signal(signal.SIGTERM)
     try:
-        port = wait(lambda: (open(port_file).read().split(":")[-1].strip() or None), 10)
-        if not port:
-            print("emulator did not start")
-            return 1
-        cl = Client(int(port), open(os.path.join(WORK, "token")).read())
-        print("emulator pid %d on port %s" % (emu.pid, port), flush=True)
+        return emu.wait(10)
+    except subprocess.TimeoutExpired:
+        emu.kill()
+        emu.wait()
+        return "hung"
+
+
+def main():
+    hook = start_hook()
+    emu, cl = start_emu(hook)
+    try:
         for t in (t_auth_discovery, t_crud, t_status_subresource, t_list, t_watch,
-                  t_finalizers_gc, t_tokens, t_admission):
+                  t_finalizers_gc, t_tokens, t_controllers, t_admission, t_faults):
             print("--- " + t.__name__, flush=True)
             t(cl)
-        print("--- t_faults", flush=True)
-        t_faults(cl, emu)
+        print("--- state file", flush=True)
+        st, _, kept = cl.req("POST", "/api/v1/namespaces/default/configmaps",
+                             {"metadata": {"name": "persisted"}, "data": {"a": "1"}})
     finally:
-        emu.send_signal(signal.SIGTERM)
-        try:
-            rc = emu.wait(10)
-        except subprocess.TimeoutExpired:
-            emu.kill()
-            rc = "hung"
-        hook.shutdown()
+        rc = stop_emu(emu)
     check("emulator exits 0 on SIGTERM", rc == 0, rc)
+    emu, cl = start_emu(hook)
+    try:
+        st, _, doc = cl.req("GET", "/api/v1/namespaces/default/configmaps/persisted")
+        st2, _, new = cl.req("POST", "/api/v1/namespaces/default/configmaps",
+                             {"metadata": {"name": "after-restart"}})
+        check("--state-file keeps objects and the resourceVersion counter across a restart",
+              st == 200 and doc["metadata"]["uid"] == kept["metadata"]["uid"] and
+              int(new["metadata"]["resourceVersion"]) > int(kept["metadata"]["resourceVersion"]),
+              (st, doc, new))
+    finally:
+        rc = stop_emu(emu)
+        hook.shutdown()
+    check("restarted emulator exits 0 on SIGTERM", rc == 0, rc)
     errs = open(os.path.join(WORK, "emu.err")).read()
     check("emulator logged no internal errors", "Traceback" not in errs, errs[-2000:])
     print("%d check(s) failed" % len(FAILS) if FAILS else "all checks passed")

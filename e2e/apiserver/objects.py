@@ -13,6 +13,7 @@ import string
 import time
 import uuid
 
+from labelsel import label_selector_obj_to_reqs
 from status import ApiError, bad_request, invalid
 
 NAME_CHARS = "bcdfghjklmnpqrstvwxz2456789"
@@ -396,6 +397,12 @@ def validate(ki, obj, old):
             if bool(cc.get("url")) == bool(cc.get("service")):
                 causes.append((p + ".clientConfig", "FieldValueRequired",
                                "Required value: exactly one of url or service is required"))
+            for sk in ("namespaceSelector", "objectSelector"):
+                try:
+                    label_selector_obj_to_reqs(w.get(sk))
+                except ValueError as e:
+                    causes.append(("%s.%s.matchExpressions" % (p, sk), "FieldValueInvalid",
+                                   str(e)))
             ts = w.get("timeoutSeconds")
             if not isinstance(ts, int) or not 1 <= ts <= 30:
                 causes.append((p + ".timeoutSeconds", "FieldValueInvalid",

@@ -399,6 +399,8 @@ class Handler(BaseHTTPRequestHandler):
                             self._chunk(json.dumps(bm).encode() + b"\n")
                         next_bm = time.monotonic() + app.cfg.bookmark_interval
                     continue
+                while w.frozen_until > time.monotonic() and time.monotonic() < end:
+                    time.sleep(0.05)  # frozen: hold what arrived, send nothing
                 if item == "eof":
                     break
                 if item == "reset":
