@@ -7,6 +7,7 @@
 #include "tests/unit/injector/injtest.h"
 #include "lib/jpatch.h"
 
+#include <pthread.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -445,4 +446,49 @@ TEST(inject_performance)
     json_decref(pod);
     inj_config_free(cfg);
 #endif
+}
+
+struct thr {
+    const struct inj_config *cfg;
+    const json_t *pod, *want;
+    int bad;
+};
+
+static void *
+inject_worker(void *arg)
+{
+    struct thr *t = arg;
+
+    for (int i = 0; i < 200; i++) {
+        struct inj_result r;
+        if (it_inject(t->cfg, t->pod, &r) != 0 || !json_equal(r.pod, t->want))
+            t->bad++;
+        inj_result_cleanup(&r);
+    }
+    return NULL;
+}
+
+/* One configuration shared by concurrent injections (the webhook's use):
+ * the configuration is only read, every result is the same. */
+TEST(inject_concurrent_with_shared_config)
+{
+    struct inj_config *cfg = it_config();
+    json_t *pod = it_fixture("traffic-annotations");
+    struct inj_result ref;
+    struct thr t[4];
+    pthread_t th[4];
+
+    REQUIRE(cfg && pod);
+    REQUIRE(it_inject(cfg, pod, &ref) == 0);
+    for (int i = 0; i < 4; i++) {
+        t[i] = (struct thr){cfg, pod, ref.pod, 0};
+        pthread_create(&th[i], NULL, inject_worker, &t[i]);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(th[i], NULL);
+        CHECK_INT(t[i].bad, 0);
+    }
+    inj_result_cleanup(&ref);
+    json_decref(pod);
+    inj_config_free(cfg);
 }
