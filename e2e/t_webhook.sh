@@ -103,6 +103,17 @@ n=$(curl -sS -v --cacert "$CERTS/ca.crt" -H 'Content-Type: application/json' \
     -o /dev/null 2>&1 | grep -c 'Re-using existing connection' || true)
 [ "$n" -ge 1 ] || fail "second request did not reuse the connection"
 echo "ok: connection re-used"
+n=$(curl -sS -v --cacert "$CERTS/ca.crt" "https://127.0.0.1:$WH_PORT/healthz" \
+    "https://127.0.0.1:$WH_PORT/metrics" "https://127.0.0.1:$WH_PORT/nope" \
+    "https://127.0.0.1:$WH_PORT/readyz" -o /dev/null -o /dev/null -o /dev/null \
+    -o /dev/null 2>&1 | grep -c 'Re-using existing connection' || true)
+[ "$n" -eq 3 ] || fail "GET endpoints and a 404 closed the connection ($n re-uses of 3)"
+n=$(curl -sS -v --cacert "$CERTS/ca.crt" -H 'Content-Type: text/plain' \
+    --data-binary "@$MZ_WORK/v1.json" "https://127.0.0.1:$WH_PORT/inject" -o /dev/null \
+    --next --cacert "$CERTS/ca.crt" "https://127.0.0.1:$WH_PORT/healthz" \
+    -o /dev/null 2>&1 | grep -c 'Re-using existing connection' || true)
+[ "$n" -eq 1 ] || fail "a 415 answer closed the connection"
+echo "ok: GET endpoints, 404 and 415 keep the connection alive"
 
 say "TLS: 1.2 and 1.3 accepted, 1.1 and 1.0 refused, no CBC"
 for v in tls1_2 tls1_3; do

@@ -62,18 +62,20 @@ fail:
     return rc;
 }
 
-int
-wh_json_escape(struct buf *out, const char *s)
+/* escape_n appends p[0..n) as a JSON string literal (quotes included):
+ * '"', '\\' and control characters escaped, everything else (valid UTF-8
+ * from jansson) copied in runs. */
+static int
+escape_n(struct buf *out, const char *p, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
-    size_t old = out->len;
-    const char *run = s;
+    size_t old = out->len, run = 0, i;
     int rc;
 
     if ((rc = buf_addc(out, '"')) != 0)
         return rc;
-    for (; *s != '\0'; s++) {
-        unsigned char c = (unsigned char)*s;
+    for (i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)p[i];
         char esc[7];
         size_t elen = 2;
 
@@ -102,17 +104,102 @@ wh_json_escape(struct buf *out, const char *s)
             esc[5] = hex[c & 15];
             elen = 6;
         }
-        if ((rc = buf_add(out, run, (size_t)(s - run))) != 0 ||
+        if ((rc = buf_add(out, p + run, i - run)) != 0 ||
             (rc = buf_add(out, esc, elen)) != 0)
             goto fail;
-        run = s + 1;
+        run = i + 1;
     }
-    if ((rc = buf_add(out, run, (size_t)(s - run))) != 0 ||
+    if ((rc = buf_add(out, p + run, n - run)) != 0 ||
         (rc = buf_addc(out, '"')) != 0)
         goto fail;
     return 0;
 fail:
     if (out->ptr != NULL) {
+        out->len = old;
+        out->ptr[old] = '\0';
+    }
+    return rc;
+}
+
+int
+wh_json_escape(struct buf *out, const char *s)
+{
+    return escape_n(out, s, strlen(s));
+}
+
+/* write_json appends v compactly, as json_dumps(JSON_COMPACT) would, but
+ * in one pass into out (jansson's callback dumper was a third of the cost
+ * of a request). depth is bounded by the decoder's WH_MAX_DEPTH, plus the
+ * patch's own two levels. */
+static int
+write_json(struct buf *out, const json_t *v, int depth)
+{
+    char num[64];
+    int rc = 0, n;
+
+    if (depth > WH_MAX_DEPTH + 8)
+        return errmsg_set(RC_LIMIT, "patch nested too deeply");
+    switch (json_typeof(v)) {
+    case JSON_OBJECT: {
+        const char *key;
+        json_t *val; /* borrowed */
+        int first = 1;
+        if ((rc = buf_addc(out, '{')) != 0)
+            return rc;
+        json_object_foreach((json_t *)v, key, val)
+        {
+            if ((!first && (rc = buf_addc(out, ',')) != 0) ||
+                (rc = escape_n(out, key, strlen(key))) != 0 ||
+                (rc = buf_addc(out, ':')) != 0 ||
+                (rc = write_json(out, val, depth + 1)) != 0)
+                return rc;
+            first = 0;
+        }
+        return buf_addc(out, '}');
+    }
+    case JSON_ARRAY: {
+        size_t i;
+        json_t *val; /* borrowed */
+        if ((rc = buf_addc(out, '[')) != 0)
+            return rc;
+        json_array_foreach(v, i, val)
+        {
+            if ((i > 0 && (rc = buf_addc(out, ',')) != 0) ||
+                (rc = write_json(out, val, depth + 1)) != 0)
+                return rc;
+        }
+        return buf_addc(out, ']');
+    }
+    case JSON_STRING:
+        return escape_n(out, json_string_value(v), json_string_length(v));
+    case JSON_INTEGER:
+        n = snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT,
+                     json_integer_value(v));
+        return buf_add(out, num, (size_t)n);
+    case JSON_REAL:
+        n = snprintf(num, sizeof(num), "%.17g", json_real_value(v));
+        if (strpbrk(num, ".eE") == NULL && n + 2 < (int)sizeof(num)) {
+            memcpy(num + n, ".0", 3); /* stays a real when read back */
+            n += 2;
+        }
+        return buf_add(out, num, (size_t)n);
+    case JSON_TRUE:
+        return buf_add(out, "true", 4);
+    case JSON_FALSE:
+        return buf_add(out, "false", 5);
+    case JSON_NULL:
+        return buf_add(out, "null", 4);
+    }
+    return errmsg_set(RC_INTERNAL, "unknown JSON type");
+}
+
+int
+wh_json_write(struct buf *out, const json_t *v)
+{
+    size_t old = out->len;
+    int rc = write_json(out, v, 0);
+
+    if (rc != 0 && out->ptr != NULL) {
         out->len = old;
         out->ptr[old] = '\0';
     }
@@ -297,6 +384,26 @@ wh_outcome_cleanup(struct wh_outcome *out)
 
 /* ---- encode ------------------------------------------------------------ */
 
+/* reserve makes room for n more bytes in one allocation (buf grows by
+ * doubling from 256 bytes otherwise). A failure is left to the appends
+ * that follow, which report it. */
+static void
+reserve(struct buf *b, size_t n)
+{
+    size_t need = b->len + n + 1;
+    char *p;
+
+    if (need <= b->cap || n > (b->max ? b->max : BUF_DEFAULT_MAX))
+        return;
+    p = mem_realloc(b->ptr, need);
+    if (p == NULL)
+        return;
+    if (b->ptr == NULL)
+        p[0] = '\0';
+    b->ptr = p;
+    b->cap = need;
+}
+
 int
 wh_response_encode(struct buf *out, const struct wh_review *rv,
                    const struct wh_outcome *oc)
@@ -323,8 +430,11 @@ wh_response_encode(struct buf *out, const struct wh_review *rv,
             goto fail;
     } else if (oc->decision == WH_INJECTED && oc->patch != NULL &&
                json_array_size(oc->patch) > 0) {
-        if ((rc = jutil_dump(oc->patch, 0, &patch)) != 0 ||
-            (rc = buf_addstr(out, ",\"allowed\":true,\"patchType\":"
+        reserve(&patch, 16384);
+        if ((rc = wh_json_write(&patch, oc->patch)) != 0)
+            goto fail;
+        reserve(out, (patch.len + 2) / 3 * 4 + 64);
+        if ((rc = buf_addstr(out, ",\"allowed\":true,\"patchType\":"
                                   "\"JSONPatch\",\"patch\":\"")) != 0 ||
             (rc = wh_base64_encode(out, patch.ptr, patch.len)) != 0 ||
             (rc = buf_addstr(out, "\"}}")) != 0)

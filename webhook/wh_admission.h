@@ -87,4 +87,9 @@ int wh_base64_encode(struct buf *out, const void *p, size_t n);
 /* wh_json_escape appends s as a JSON string literal (with quotes). */
 int wh_json_escape(struct buf *out, const char *s);
 
+/* wh_json_write appends v as compact JSON (what json_dumps(JSON_COMPACT)
+ * gives: keys in order, reals with a '.' or exponent). 0, RC_NOMEM,
+ * RC_LIMIT; on failure out keeps its length. */
+int wh_json_write(struct buf *out, const json_t *v);
+
 #endif

@@ -60,9 +60,17 @@ struct wh_server {
 struct req {
     struct buf body;
     uint64_t t0_ns;
-    json_t *env; /* owned: path env overrides */
-    int over;    /* body went over the cap: 413 at the end */
+    json_t *env;   /* owned: path env overrides */
+    int over;      /* body went over the cap: 413 at the end */
+    unsigned code; /* != 0: answer this error once the body is read */
+    char msg[ERRMSG_MAX + 32];
 };
+
+/* Marker for requests answered without per-request state: libmicrohttpd
+ * 0.9.75 closes the connection after a response queued on the first call
+ * (it cannot tell whether a body follows), so even bodiless answers are
+ * queued on the final call to keep the connection alive. */
+static char deferred;
 
 static _Thread_local char mhd_last[256];
 
@@ -161,9 +169,10 @@ static enum MHD_Result
 inject_fail(struct wh_server *s, struct MHD_Connection *c, struct req *rq,
             unsigned code, const char *msg)
 {
-    char ms[32];
+    char ms[32], cs[16];
 
     snprintf(ms, sizeof(ms), "%.3f", (double)(now_ns() - rq->t0_ns) / 1e6);
+    snprintf(cs, sizeof(cs), "%u", code);
     wh_metrics_admission(code >= 500 ? WH_ERROR : WH_BADREQ,
                          now_ns() - rq->t0_ns);
     log_kv(code >= 500 ? LOG_ERROR : LOG_INFO, "webhook", "admission rejected",
@@ -190,6 +199,8 @@ inject_finish(struct wh_server *s, struct MHD_Connection *c, struct req *rq)
     memset(&rv, 0, sizeof(rv));
     memset(&oc, 0, sizeof(oc));
     buf_init(&out, 0);
+    if (rq->code != 0)
+        return inject_fail(s, c, rq, rq->code, rq->msg);
     if (rq->over) {
         snprintf(msg, sizeof(msg),
                  "request body is over the limit of %zu bytes", s->o.max_body);
@@ -244,10 +255,12 @@ out:
 }
 
 /* inject_begin checks what can be checked from the headers, then sets up
- * the request state. */
+ * the request state. Only a body announced over the cap is answered at
+ * once (413 and the connection closes: the body is never read); other
+ * errors are answered after the body, keeping the connection. */
 static enum MHD_Result
 inject_begin(struct wh_server *s, struct MHD_Connection *c, const char *url,
-             const char *method, void **con_cls)
+             void **con_cls)
 {
     const char *ctype, *clen;
     json_t *env = NULL; /* owned */
@@ -255,16 +268,6 @@ inject_begin(struct wh_server *s, struct MHD_Connection *c, const char *url,
     char msg[ERRMSG_MAX + 32];
     int rc;
 
-    if (strcmp(method, MHD_HTTP_METHOD_POST) != 0)
-        return send_text(s, c, 405, "method not allowed; use POST\n", "POST");
-    ctype = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-                                        MHD_HTTP_HEADER_CONTENT_TYPE);
-    /* exactly application/json, as istiod requires */
-    if (ctype == NULL || strcmp(ctype, "application/json") != 0) {
-        wh_metrics_admission(WH_BADREQ, 0);
-        return send_text(
-            s, c, 415, "invalid Content-Type, want `application/json`\n", NULL);
-    }
     clen = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
                                        MHD_HTTP_HEADER_CONTENT_LENGTH);
     if (clen != NULL && strtoull(clen, NULL, 10) > s->o.max_body) {
@@ -273,22 +276,36 @@ inject_begin(struct wh_server *s, struct MHD_Connection *c, const char *url,
                  "request body is over the limit of %zu bytes", s->o.max_body);
         return send_msg(s, c, 413, msg);
     }
-    rc = wh_path_parse(&env, url);
-    if (rc == RC_NOMEM)
-        return MHD_NO;
-    if (rc != 0) {
-        wh_metrics_admission(WH_BADREQ, 0);
-        snprintf(msg, sizeof(msg), "invalid path: %s", errmsg_get());
-        return send_msg(s, c, 400, msg);
-    }
     rq = mem_calloc(1, sizeof(*rq));
-    if (rq == NULL) {
-        json_decref(env);
+    if (rq == NULL)
         return MHD_NO;
-    }
     buf_init(&rq->body, s->o.max_body);
-    rq->env = env;
+    if (clen != NULL) {
+        /* one allocation of the announced size instead of doubling */
+        size_t n = (size_t)strtoull(clen, NULL, 10);
+        if (n > 0 && (rq->body.ptr = mem_alloc(n + 1)) != NULL) {
+            rq->body.ptr[0] = '\0';
+            rq->body.cap = n + 1;
+        }
+    }
     rq->t0_ns = now_ns();
+    ctype = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+                                        MHD_HTTP_HEADER_CONTENT_TYPE);
+    /* exactly application/json, as istiod requires */
+    if (ctype == NULL || strcmp(ctype, "application/json") != 0) {
+        rq->code = 415;
+        snprintf(rq->msg, sizeof(rq->msg),
+                 "invalid Content-Type, want `application/json`");
+    } else if ((rc = wh_path_parse(&env, url)) != 0) {
+        if (rc == RC_NOMEM) {
+            buf_cleanup(&rq->body);
+            mem_free(rq);
+            return MHD_NO;
+        }
+        rq->code = 400;
+        snprintf(rq->msg, sizeof(rq->msg), "invalid path: %s", errmsg_get());
+    }
+    rq->env = env;
     atomic_fetch_add(&s->inflight, 1);
     wh_metrics_inflight(1);
     *con_cls = rq;
@@ -304,8 +321,10 @@ completed(void *cls, struct MHD_Connection *c, void **con_cls,
 
     (void)c;
     (void)toe;
-    if (rq == NULL)
+    if (rq == NULL || (void *)rq == (void *)&deferred) {
+        *con_cls = NULL;
         return;
+    }
     buf_cleanup(&rq->body);
     json_decref(rq->env);
     mem_free(rq);
@@ -359,6 +378,26 @@ get_endpoint(struct wh_server *s, struct MHD_Connection *c, const char *url,
     return send_buf(s, c, 200, &b, "text/plain; version=0.0.4");
 }
 
+static int
+is_inject_path(const char *url)
+{
+    return strncmp(url, "/inject", 7) == 0 && (url[7] == '\0' || url[7] == '/');
+}
+
+/* route answers a request that has no per-request state (everything but a
+ * POST to /inject) once its body, if any, has been discarded. */
+static enum MHD_Result
+route(struct wh_server *s, struct MHD_Connection *c, const char *url,
+      const char *method)
+{
+    if (strcmp(url, "/healthz") == 0 || strcmp(url, "/readyz") == 0 ||
+        strcmp(url, "/metrics") == 0)
+        return get_endpoint(s, c, url, method);
+    if (is_inject_path(url))
+        return send_text(s, c, 405, "method not allowed; use POST\n", "POST");
+    return send_text(s, c, 404, "404 page not found\n", NULL);
+}
+
 static enum MHD_Result
 handle(void *cls, struct MHD_Connection *c, const char *url, const char *method,
        const char *version, const char *upload, size_t *upload_size,
@@ -370,20 +409,25 @@ handle(void *cls, struct MHD_Connection *c, const char *url, const char *method,
 
     (void)version;
     if (rq == NULL) {
-        if (strcmp(url, "/healthz") == 0 || strcmp(url, "/readyz") == 0 ||
-            strcmp(url, "/metrics") == 0)
-            return get_endpoint(s, c, url, method);
-        if (strncmp(url, "/inject", 7) == 0 &&
-            (url[7] == '\0' || url[7] == '/'))
-            return inject_begin(s, c, url, method, con_cls);
-        return send_text(s, c, 404, "404 page not found\n", NULL);
+        if (is_inject_path(url) && strcmp(method, MHD_HTTP_METHOD_POST) == 0)
+            return inject_begin(s, c, url, con_cls);
+        *con_cls = &deferred;
+        return MHD_YES;
+    }
+    if ((void *)rq == (void *)&deferred) {
+        if (*upload_size > 0) {
+            *upload_size = 0; /* a body nobody asked for: discarded */
+            return MHD_YES;
+        }
+        return route(s, c, url, method);
     }
     if (*upload_size > 0) {
-        if (!rq->over && buf_add(&rq->body, upload, *upload_size) != 0) {
+        if (!rq->over && rq->code == 0 &&
+            buf_add(&rq->body, upload, *upload_size) != 0) {
             rq->over = 1; /* RC_LIMIT, or RC_NOMEM: both end the request */
             buf_cleanup(&rq->body);
         }
-        *upload_size = 0; /* consumed (or discarded once over) */
+        *upload_size = 0; /* consumed (or discarded) */
         return MHD_YES;
     }
     return inject_finish(s, c, rq);

@@ -50,6 +50,20 @@ RESP_LEN=$(wc -c <"$T/response.json")
 # --- nginx: same certificate, fixed answer of the same size
 NG_PORT=$(free_port)
 mkdir -p "$T/nginx"
+# nginx_body FILE: "set" lines holding FILE in pieces (nginx caps a config
+# token at 4 KiB) and a "return 200" of their concatenation. The body is
+# JSON + base64: no quote or "$" that nginx would interpret.
+nginx_body() {
+    $PY - "$1" <<'PYEOF'
+import sys
+b = open(sys.argv[1]).read()
+assert "'" not in b and "$" not in b
+parts = [b[i:i + 3000] for i in range(0, len(b), 3000)]
+for i, p in enumerate(parts):
+    print("            set $p%d '%s';" % (i, p))
+print('            return 200 "%s";' % "".join("$p%d" % i for i in range(len(parts))))
+PYEOF
+}
 cat >"$T/nginx/nginx.conf" <<CONF
 worker_processes 2;
 daemon off;
@@ -73,7 +87,7 @@ http {
         client_max_body_size 10m;
         location / {
             default_type application/json;
-            return 200 '$(cat "$T/response.json")';
+$(nginx_body "$T/response.json")
         }
     }
 }

@@ -40,8 +40,9 @@ b64v(char c)
     return p ? (int)(p - t) : -1;
 }
 
+/* check_patch: s is base64 of a JSON array equal to the patch */
 static void
-check_patch(const char *s)
+check_patch(const char *s, const json_t *patch)
 {
     size_t n = strlen(s);
     struct buf b;
@@ -63,6 +64,7 @@ check_patch(const char *s)
     }
     assert(jutil_parse(&v, b.ptr, b.len, NULL) == 0);
     assert(json_is_array(v));
+    assert(json_equal(v, patch));
     json_decref(v);
     buf_cleanup(&b);
 }
@@ -104,7 +106,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             assert(strcmp(jutil_path_str(resp, "response.uid"), rv.uid) == 0);
             assert(json_is_boolean(jutil_path(resp, "response.allowed")));
             if (jutil_path_str(resp, "response.patch") != NULL)
-                check_patch(jutil_path_str(resp, "response.patch"));
+                check_patch(jutil_path_str(resp, "response.patch"), oc.patch);
             json_decref(resp);
         }
         wh_outcome_cleanup(&oc);

@@ -588,3 +588,68 @@ TEST(allocation_failures_end_cleanly)
     mem_free(t);
     inj_config_free(cfg);
 }
+
+/* ---- the patch serializer ---------------------------------------------- */
+
+TEST(json_write_matches_jansson)
+{
+    static const char *const docs[] = {
+        "[]",
+        "{}",
+        "[{\"op\":\"add\",\"path\":\"/spec/containers/-\",\"value\":{\"name\":"
+        "\"istio-proxy\",\"args\":[\"proxy\",\"sidecar\"],\"port\":15090,"
+        "\"neg\":-9223372036854775807,\"ok\":true,\"no\":false,\"n\":null}}]",
+        "[1.5, 1e300, -0.25, 3.0, 100000000000000000000.0, 1e-7]",
+        "[\"a\\\"b\\\\c\\/d\\n\\r\\t\\b\\f\\u0001\\u001f \\u00e9 \\u2028 "
+        "\\ud83d\\ude00\"]",
+        "{\"k\\\"ey\\n\":{\"~1/\":[[[]]],\"\":\"\"}}",
+    };
+    for (size_t i = 0; i < sizeof(docs) / sizeof(docs[0]); i++) {
+        json_t *v = NULL, *back = NULL;
+        struct buf b;
+        char *want;
+
+        REQUIRE(jutil_parse(&v, docs[i], strlen(docs[i]), NULL) == 0);
+        buf_init(&b, 0);
+        CHECK_INT(wh_json_write(&b, v), 0);
+        want = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+        REQUIRE(want != NULL);
+        /* same text as jansson, except that jansson also escapes the
+         * U+2028/U+2029 and "\b\f" spellings differently: compare values */
+        REQUIRE(jutil_parse(&back, b.ptr, b.len, NULL) == 0);
+        CHECK(json_equal(v, back));
+        if (i < 3)
+            CHECK_STR(b.ptr, want);
+        free(want);
+        json_decref(back);
+        json_decref(v);
+        buf_cleanup(&b);
+    }
+}
+
+TEST(json_write_embedded_nul)
+{
+    json_t *v = json_stringn("a\0b", 3);
+    struct buf b;
+
+    REQUIRE(v != NULL);
+    buf_init(&b, 0);
+    CHECK_INT(wh_json_write(&b, v), 0);
+    CHECK_STR(b.ptr, "\"a\\u0000b\"");
+    buf_cleanup(&b);
+    json_decref(v);
+}
+
+TEST(json_write_limit_leaves_buffer_unchanged)
+{
+    json_t *v = json_pack("[s,s]", "0123456789", "abcdefghij");
+    struct buf b;
+
+    REQUIRE(v != NULL);
+    buf_init(&b, 20);
+    CHECK_INT(buf_addstr(&b, "pre"), 0);
+    CHECK_INT(wh_json_write(&b, v), RC_LIMIT);
+    CHECK_STR(b.ptr, "pre");
+    buf_cleanup(&b);
+    json_decref(v);
+}
