@@ -31,7 +31,8 @@ int buf_addstr(struct buf *b, const char *s);
 int buf_addc(struct buf *b, char c);
 int buf_addf(struct buf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
-int buf_vaddf(struct buf *b, const char *fmt, va_list ap);
+int buf_vaddf(struct buf *b, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
 
 /* buf_take moves the content to the caller (free with mem_free) and
  * empties the buffer. Returns "" (allocated) for an empty buffer; NULL only
