@@ -219,4 +219,12 @@ done
 
 check "emulator logged no internal errors" sh -c "! grep -q Traceback '$EMU_ERR'"
 emu_stop
+
+echo "=== kubeconfig with a client certificate instead of a token"
+emu_start --kubeconfig-auth cert
+check "kubeconfig has client-certificate-data and no token" sh -c \
+    "grep -q client-certificate-data '$EMU_KC' && ! grep -q 'token:' '$EMU_KC'"
+check "kubectl authenticates with the client certificate" \
+    "${kubectls[0]}" --cache-dir "$MZ_WORK/cache-cert" get ns kube-system
+emu_stop
 finish

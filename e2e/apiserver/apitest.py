@@ -557,6 +557,23 @@ def t_tokens(cl):
           "system:serviceaccount:default:default", (st, st2, rev))
 
 
+def t_client_cert(cl):
+    r = fault(cl, {"action": "issue-client-cert", "user": "alice", "groups": ["devs"]})
+    with open(os.path.join(WORK, "alice.crt"), "w") as f:
+        f.write(r["certificate"])
+    with open(os.path.join(WORK, "alice.key"), "w") as f:
+        f.write(r["key"])
+    ctx = ssl.create_default_context(cafile=os.path.join(WORK, "ca.crt"))
+    ctx.load_cert_chain(os.path.join(WORK, "alice.crt"), os.path.join(WORK, "alice.key"))
+    c = http.client.HTTPSConnection("127.0.0.1", cl.port, context=ctx, timeout=10)
+    c.request("GET", "/api/v1/namespaces/default/configmaps", headers={"Accept":
+                                                                       "application/json"})
+    r = c.getresponse()
+    r.read()
+    c.close()
+    check("client certificate (CN=user, O=groups) authenticates", r.status == 200, r.status)
+
+
 def t_faults(cl):
     path = "/api/v1/namespaces/default/configmaps"
     fault(cl, {"action": "fail", "code": 429, "count": 2, "retryAfter": 3, "path": "/configmaps"})
@@ -853,7 +870,7 @@ def main():
     emu, cl = start_emu(hook)
     try:
         for t in (t_auth_discovery, t_crud, t_status_subresource, t_list, t_watch,
-                  t_finalizers_gc, t_tokens, t_controllers, t_admission, t_faults):
+                  t_finalizers_gc, t_tokens, t_client_cert, t_controllers, t_admission, t_faults):
             print("--- " + t.__name__, flush=True)
             t(cl)
         print("--- state file", flush=True)

@@ -39,6 +39,10 @@ def parse_args(argv):
     p.add_argument("--tls-key")
     p.add_argument("--tls-ca", help="CA of --tls-cert for the kubeconfig (default: the cert)")
     p.add_argument("--ca-out", help="also write the CA certificate (PEM) here")
+    p.add_argument("--kubeconfig-auth", choices=("token", "cert"), default="token",
+                   help="credentials in the kubeconfig: the admin token or a client "
+                   "certificate (CN=kubernetes-admin, O=system:masters)")
+    p.add_argument("--client-ca", help="trust client certificates of this CA too")
     p.add_argument("--token-out", help="also write the admin token here")
     p.add_argument("--bookmark-interval", type=float, default=60.0, help="seconds")
     p.add_argument("--watch-timeout", type=float, default=1800.0,
@@ -91,6 +95,8 @@ class App:
         self.port = 0
         self.server = None
         self.controllers = None
+        self.cert_seq = 0
+        self.tmpdir = None
 
     # ---- bootstrap ----
 
@@ -221,6 +227,13 @@ class App:
         if act == "legacy-empty-namespace":
             self.cfg.legacy_empty_namespace = bool(spec.get("enabled", True))
             return {"legacyEmptyNamespace": self.cfg.legacy_empty_namespace}
+        if act == "issue-client-cert":
+            with self.stats_lock:
+                self.cert_seq += 1
+                seq = self.cert_seq
+            cert, key = tlsutil.issue_client_cert(self.tmpdir, spec.get("user", "test-user"),
+                                                  spec.get("groups") or [], seq)
+            return {"certificate": cert, "key": key}
         if act == "bulk-create":
             return self.bulk_create(spec)
         if act == "service-host":
@@ -336,7 +349,7 @@ class App:
 
     def run(self):
         cfg = self.cfg
-        tmpdir = tempfile.mkdtemp(prefix="mizzen-apiserver-")
+        tmpdir = self.tmpdir = tempfile.mkdtemp(prefix="mizzen-apiserver-")
         if cfg.tls_cert and cfg.tls_key:
             cert, key = cfg.tls_cert, cfg.tls_key
             ca = cfg.tls_ca or cert
@@ -347,6 +360,10 @@ class App:
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(cert, key)
         ctx.set_alpn_protocols(["http/1.1"])
+        ctx.verify_mode = ssl.CERT_OPTIONAL
+        ctx.load_verify_locations(cafile=ca)
+        if cfg.client_ca:
+            ctx.load_verify_locations(cafile=cfg.client_ca)
         import server as srv
         self.server = srv.Server(("127.0.0.1", cfg.port), self, ctx)
         self.port = self.server.server_address[1]
@@ -363,7 +380,11 @@ class App:
         if cfg.token_out:
             with open(cfg.token_out, "w") as f:
                 f.write(self.auth.admin_token)
-        tlsutil.write_kubeconfig(cfg.kubeconfig_out, self.port, cfg.ca_pem, self.auth.admin_token)
+        client = None
+        if cfg.kubeconfig_auth == "cert":
+            client = tlsutil.issue_client_cert(tmpdir, "kubernetes-admin", ["system:masters"], 0)
+        tlsutil.write_kubeconfig(cfg.kubeconfig_out, self.port, cfg.ca_pem, self.auth.admin_token,
+                                 client=client)
 
         def on_signal(signum, frame):
             threading.Thread(target=self.server.shutdown, daemon=True).start()

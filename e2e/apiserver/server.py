@@ -151,6 +151,9 @@ class Handler(BaseHTTPRequestHandler):
                 auth = self.headers.get("Authorization", "")
                 tok = auth[7:].strip() if auth[:7].lower() == "bearer " else ""
                 self.user = app.auth.user_for(tok, app.sa_alive)
+                if self.user is None and not tok:
+                    import tlsutil
+                    self.user = tlsutil.user_from_peer_cert(self.request.getpeercert())
                 if self.user is None:
                     raise unauthorized()
             if path.startswith("/emulator/"):

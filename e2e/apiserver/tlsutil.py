@@ -34,8 +34,44 @@ def make_serving_cert(d):
     return os.path.join(d, "tls.crt"), os.path.join(d, "tls.key"), os.path.join(d, "ca.crt")
 
 
-def write_kubeconfig(path, port, ca_pem, token, namespace="default"):
-    """Write a kubeconfig atomically (temp file + rename)."""
+def issue_client_cert(d, user, groups, seq):
+    """A client certificate (CN=user, O=groups) signed by the generated CA in d."""
+    if not os.path.exists(os.path.join(d, "ca.key")):
+        raise RuntimeError("client certificates need the generated CA (not --tls-cert)")
+    name = "client%d" % seq
+    subj = "/CN=%s" % user.replace("/", "")
+    for g in groups or []:
+        subj += "/O=%s" % g.replace("/", "")
+    _run(["openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+          "-nodes", "-keyout", name + ".key", "-out", name + ".csr", "-subj", subj], d)
+    with open(os.path.join(d, name + ".cnf"), "w") as f:
+        f.write("basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\n"
+                "extendedKeyUsage=clientAuth\n")
+    _run(["openssl", "x509", "-req", "-in", name + ".csr", "-CA", "ca.crt", "-CAkey", "ca.key",
+          "-CAcreateserial", "-out", name + ".crt", "-days", "365", "-extfile", name + ".cnf"], d)
+    with open(os.path.join(d, name + ".crt")) as c, open(os.path.join(d, name + ".key")) as k:
+        return c.read(), k.read()
+
+
+def user_from_peer_cert(cert):
+    """getpeercert() dict -> user info (CN = user, O = groups), or None."""
+    if not cert:
+        return None
+    cn, groups = None, []
+    for rdn in cert.get("subject", ()):
+        for k, v in rdn:
+            if k == "commonName":
+                cn = v
+            elif k == "organizationName":
+                groups.append(v)
+    if not cn:
+        return None
+    return {"username": cn, "uid": "", "groups": groups + ["system:authenticated"]}
+
+
+def write_kubeconfig(path, port, ca_pem, token, namespace="default", client=None):
+    """Write a kubeconfig atomically (temp file + rename); client=(cert, key) PEMs replaces
+    the token with a client certificate."""
     ca_b64 = base64.b64encode(ca_pem.encode()).decode()
     text = """apiVersion: v1
 kind: Config
@@ -47,7 +83,7 @@ clusters:
 users:
 - name: mizzen-admin
   user:
-    token: %s
+    %s
 contexts:
 - name: mizzen-emulator
   context:
@@ -56,7 +92,10 @@ contexts:
     namespace: %s
 current-context: mizzen-emulator
 preferences: {}
-""" % (port, ca_b64, token, namespace)
+""" % (port, ca_b64, "token: " + token if client is None else
+       "client-certificate-data: %s\n    client-key-data: %s" % (
+           base64.b64encode(client[0].encode()).decode(),
+           base64.b64encode(client[1].encode()).decode()), namespace)
     tmp = path + ".tmp"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:
