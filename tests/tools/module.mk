@@ -1,7 +1,7 @@
 # tests/tools/: small test-only programs that expose library code to e2e
 # scripts. They are built with `all` into $(BINDIR) (TOOL_BINS, linked by
 # the Makefile's program recipe) so e2e tests find them through MZ_BINDIR.
-#   jpatch_tool diff FROM TO | apply DOC PATCH   (e2e/t_jpatch_python.sh)
+#   jpatch_tool diff|apply A B, diff-lines|apply-lines FILE (e2e/t_jpatch_python.sh)
 TOOL_BINS += $(BINDIR)/jpatch_tool
 
 $(BINDIR)/jpatch_tool: $$(call objs,tests/tools/jpatch_tool.c $$(LIB_SRCS))
