@@ -10,3 +10,7 @@ MODULE_SRCS += $(AGENT_SRCS)
 IPT_SRCS := $(filter agent/ipt%.c,$(AGENT_SRCS))
 BINS += $(BINDIR)/mizzen-iptables
 $(BINDIR)/mizzen-iptables: $(call objs,agent/iptables.c $(IPT_SRCS) $(LIB_SRCS))
+
+# mizzen-agent links every agent source but the iptables ones.
+BINS += $(BINDIR)/mizzen-agent
+$(BINDIR)/mizzen-agent: $(call objs,agent/agent.c $(filter-out agent/ipt%.c,$(AGENT_SRCS)) $(LIB_SRCS))
