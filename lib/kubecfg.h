@@ -65,5 +65,9 @@ int kube_config_parse(struct kube_config **out, const char *text, size_t len,
  * names the file in errmsg ("token file"). */
 int kube_read_file(char **out, size_t *len_out, const char *path, size_t max,
                    const char *what);
+/* kube_read_file_ex: the same, and *err_out gets the errno of a failed
+ * open or read (0 otherwise), e.g. to tell ENOENT from other failures. */
+int kube_read_file_ex(char **out, size_t *len_out, const char *path, size_t max,
+                      const char *what, int *err_out);
 
 #endif
