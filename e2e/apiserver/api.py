@@ -381,16 +381,19 @@ class Api:
         if (cfg.get("metadata") or {}).get("name") not in (None, name):
             raise bad_request("the name of the object (%s) does not match the name on the URL "
                               "(%s)" % (cfg["metadata"]["name"], name))
+        if self.store.get(ki.gr, self.ns_of(ki, ns), name) is None:
+            if sub:
+                raise not_found(ki, name)
+            # create outside the store lock: pod creation calls admission webhooks
+            live = {"apiVersion": ki.api_version(version), "kind": ki.kind,
+                    "metadata": {"name": name}}
+            server_side_apply(live, cfg, opts.field_manager, opts.force, ki.api_version())
+            live["metadata"]["name"] = name
+            return self.create(ki, ns, live, user, opts, version)
         with self.store.lock:
             old = self.store.get(ki.gr, self.ns_of(ki, ns), name)
             if old is None:
-                if sub:
-                    raise not_found(ki, name)
-                live = {"apiVersion": ki.api_version(version), "kind": ki.kind,
-                        "metadata": {"name": name}}
-                server_side_apply(live, cfg, opts.field_manager, opts.force, ki.api_version())
-                live["metadata"]["name"] = name
-                return self.create(ki, ns, live, user, opts, version)
+                raise conflict(ki, name, "the object was deleted while being applied")
             live = clone(old)
             server_side_apply(live, cfg, opts.field_manager, opts.force, ki.api_version())
             self._check_body(ki, live, ns, version)

@@ -50,6 +50,7 @@ def admit_pod(api, ki, ns, body, user, opts):
     if api.admission is not None:
         body = api.admission.admit(ki, ns, body, user, opts)
         objects.default_pod_spec(body.get("spec"))
+    objects.prepare_pod_status(body)
     return body
 
 

@@ -146,16 +146,27 @@ def default_pod(pod, sa_lookup=None):
                     c.setdefault("volumeMounts", []).append({
                         "name": vname, "readOnly": True,
                         "mountPath": "/var/run/secrets/kubernetes.io/serviceaccount"})
-    pod["status"] = {"phase": "Pending", "qosClass": _qos(spec)}
+    pod["status"] = {}  # PrepareForCreate (after admission) sets phase and qosClass
+
+
+def prepare_pod_status(pod):
+    pod["status"] = {"phase": "Pending", "qosClass": _qos(pod.get("spec") or {})}
 
 
 def _qos(spec):
+    cs = list(spec.get("containers") or []) + list(spec.get("initContainers") or [])
     req = lim = False
-    for c in spec.get("containers") or []:
+    guaranteed = bool(cs)
+    for c in cs:
         r = c.get("resources") or {}
-        req = req or bool(r.get("requests"))
-        lim = lim or bool(r.get("limits"))
-    return "BestEffort" if not req and not lim else "Burstable"
+        rq, lm = r.get("requests") or {}, r.get("limits") or {}
+        req, lim = req or bool(rq), lim or bool(lm)
+        for res in ("cpu", "memory"):
+            if res not in lm or str(rq.get(res, lm[res])) != str(lm[res]):
+                guaranteed = False
+    if not req and not lim:
+        return "BestEffort"
+    return "Guaranteed" if guaranteed else "Burstable"
 
 
 def _default_template(obj):
