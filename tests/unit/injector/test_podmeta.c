@@ -345,3 +345,37 @@ TEST(probe_rewriting_and_probers_env)
               123);
     inj_result_cleanup(&r);
 }
+
+TEST(probe_rewriting_https_and_tcp)
+{
+    struct inj_result r;
+    json_t *hello;
+
+    REQUIRE(it_inject_fixture(NULL, "https-probes", &r) == 0);
+    hello = it_container(r.pod, "spec.containers", "hello");
+    /* HTTPS becomes HTTP towards the agent; the record keeps HTTPS */
+    CHECK_STR(jutil_path_str(hello, "readinessProbe.httpGet.scheme"), "HTTP");
+    CHECK_STR(jutil_path_str(hello, "readinessProbe.httpGet.path"),
+              "/app-health/hello/readyz");
+    CHECK_CONTAINS(it_env(it_proxy(r.pod), "ISTIO_KUBE_APP_PROBERS"),
+                   "\"/app-health/hello/readyz\":{\"httpGet\":{\"path\":"
+                   "\"/ready\",\"port\":3333,\"scheme\":\"HTTPS\"}}");
+    CHECK_CONTAINS(it_env(it_proxy(r.pod), "ISTIO_KUBE_APP_PROBERS"),
+                   "\"/app-health/hello/livez\":{\"httpGet\":{\"port\":80,"
+                   "\"scheme\":\"HTTPS\"}}");
+    inj_result_cleanup(&r);
+
+    REQUIRE(it_inject_fixture(NULL, "tcp-probes", &r) == 0);
+    hello = it_container(r.pod, "spec.containers", "hello");
+    CHECK(jutil_path(hello, "livenessProbe.tcpSocket") == NULL);
+    CHECK_STR(jutil_path_str(hello, "livenessProbe.httpGet.path"),
+              "/app-health/hello/livez");
+    CHECK(jutil_path(hello, "startupProbe.grpc") == NULL);
+    CHECK_CONTAINS(it_env(it_proxy(r.pod), "ISTIO_KUBE_APP_PROBERS"),
+                   "\"/app-health/hello/livez\":{\"tcpSocket\":{\"port\":80}}");
+    CHECK_CONTAINS(
+        it_env(it_proxy(r.pod), "ISTIO_KUBE_APP_PROBERS"),
+        "\"/app-health/hello/readyz\":{\"tcpSocket\":{\"port\":3333},"
+        "\"timeoutSeconds\":5}");
+    inj_result_cleanup(&r);
+}
