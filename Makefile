@@ -97,11 +97,16 @@ lint:
 	@scripts/lint.sh
 
 # The full suite, as CI runs it (README: `make test`).
+# Stages: gcc release build + unit tests; the unit tests and every fuzz
+# corpus under ASan+UBSan with leak detection; the clang build (libFuzzer
+# targets: also proves the tree is -Werror clean under clang); lint; the
+# end-to-end scenarios against the ASan binaries; a last summary line.
 test: deps
 	$(MAKE) BUILD=release all unit
-	$(MAKE) BUILD=asan unit fuzz-replay
+	$(MAKE) BUILD=asan all unit fuzz-replay
+	$(MAKE) BUILD=fuzz fuzz
 	$(MAKE) lint
-	$(MAKE) BUILD=release e2e
+	$(MAKE) BUILD=asan e2e
 	@echo "make test: all stages passed"
 
 demo: deps
