@@ -24,7 +24,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-
 /* ---- small helpers ---- */
 
 static void

@@ -16,7 +16,6 @@
  * The call itself (retries, error mapping) is in kubereq.c. */
 #include "lib/buf.h"
 #include "lib/errmsg.h"
-#include "lib/jutil.h"
 #include "lib/kubecfg.h"
 #include "lib/kubeclient.h"
 #include "lib/mem.h"
@@ -29,7 +28,6 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 
 #define KUBE_TOKEN_REREAD_S 60
