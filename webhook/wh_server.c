@@ -28,6 +28,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -45,12 +47,15 @@ struct slot {
 struct wh_server {
     struct wh_opts o;
     int listen_fd;
+    int wake_fd; /* eventfd: the acceptor re-reads its state */
     int port;
     unsigned threads;
     pthread_mutex_t mu;
     struct inj_config *cfg; /* guarded by mu */
     struct slot *cur;       /* guarded by mu */
-    struct slot *old;       /* guarded by mu: quiesced, draining */
+    struct slot *old;       /* guarded by mu: draining */
+    pthread_t acceptor;
+    int acceptor_up;
     atomic_int inflight;
     atomic_int stopping;
     atomic_int cert_ok;
@@ -480,6 +485,74 @@ fail:
     return rc;
 }
 
+/* acceptor_main: accepts on the listening socket and hands each connection
+ * to the current daemon. libmicrohttpd spreads added connections over its
+ * worker threads (by descriptor number), which its own accept loop does
+ * not: it takes connections in bursts on whichever worker wakes first, so
+ * a client opening 16 connections at once got one busy worker and one idle
+ * one. Without a daemon (no certificate yet) connections wait in the
+ * backlog. */
+static void *
+acceptor_main(void *arg)
+{
+    struct wh_server *s = arg;
+
+    for (;;) {
+        struct pollfd pf[2] = {{s->wake_fd, POLLIN, 0},
+                               {s->listen_fd, POLLIN, 0}};
+        int have;
+
+        pthread_mutex_lock(&s->mu);
+        have = s->cur != NULL;
+        pthread_mutex_unlock(&s->mu);
+        if (atomic_load(&s->stopping))
+            return NULL;
+        if (poll(pf, have ? 2 : 1, -1) < 0 && errno != EINTR)
+            return NULL;
+        if (pf[0].revents) {
+            uint64_t v;
+            if (read(s->wake_fd, &v, sizeof(v)) < 0) {
+                /* nothing to do: the counter was read by nobody else */
+            }
+            continue;
+        }
+        for (int burst = 0; burst < 64 && have; burst++) {
+            struct sockaddr_storage ss;
+            socklen_t sl = sizeof(ss);
+            int fd = accept4(s->listen_fd, (struct sockaddr *)&ss, &sl,
+                             SOCK_CLOEXEC | SOCK_NONBLOCK);
+            if (fd < 0) {
+                if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+                    errno == ENOMEM) {
+                    struct timespec ts = {0, 50 * 1000 * 1000};
+                    log_kv(LOG_WARN, "webhook", "accept failed", "error",
+                           strerror(errno), NULL);
+                    nanosleep(&ts, NULL); /* let connections close */
+                }
+                break; /* EAGAIN: done for now */
+            }
+            pthread_mutex_lock(&s->mu);
+            if (s->cur != NULL) {
+                /* on failure MHD has closed fd */
+                MHD_add_connection(s->cur->d, fd, (struct sockaddr *)&ss, sl);
+            } else {
+                close(fd);
+                have = 0;
+            }
+            pthread_mutex_unlock(&s->mu);
+        }
+    }
+}
+
+static void
+wake_acceptor(struct wh_server *s)
+{
+    uint64_t one = 1;
+    if (write(s->wake_fd, &one, sizeof(one)) < 0) {
+        /* the counter is saturated: the acceptor wakes anyway */
+    }
+}
+
 int
 wh_server_new(struct wh_server **out, const struct wh_opts *opts)
 {
@@ -500,14 +573,28 @@ wh_server_new(struct wh_server **out, const struct wh_opts *opts)
                                    : 1;
     if (s->threads > 64)
         s->threads = 64;
-    if ((rc = listen_on(opts->addr, opts->port, &s->listen_fd, &s->port)) !=
-        0) {
-        pthread_mutex_destroy(&s->mu);
-        mem_free(s);
-        return rc;
+    s->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (s->wake_fd < 0) {
+        rc = errmsg_set(RC_IO, "eventfd: %s", strerror(errno));
+        goto fail;
     }
+    if ((rc = listen_on(opts->addr, opts->port, &s->listen_fd, &s->port)) != 0)
+        goto fail;
+    if (pthread_create(&s->acceptor, NULL, acceptor_main, s) != 0) {
+        rc = errmsg_set(RC_INTERNAL, "cannot start the acceptor thread");
+        goto fail;
+    }
+    s->acceptor_up = 1;
     *out = s;
     return 0;
+fail:
+    if (s->listen_fd >= 0)
+        close(s->listen_fd);
+    if (s->wake_fd >= 0)
+        close(s->wake_fd);
+    pthread_mutex_destroy(&s->mu);
+    mem_free(s);
+    return rc;
 }
 
 int
@@ -523,8 +610,6 @@ slot_free(struct slot *sl)
         return;
     if (sl->d != NULL)
         MHD_stop_daemon(sl->d);
-    if (sl->fd >= 0)
-        close(sl->fd);
     mem_free(sl->cert);
     if (sl->key != NULL) {
         /* wipe the private key before returning the memory */
@@ -538,12 +623,13 @@ static int
 slot_start(struct wh_server *s, struct slot *sl)
 {
     unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_TURBO |
-                     MHD_USE_ITC | MHD_USE_TLS | MHD_USE_ERROR_LOG;
+                     MHD_USE_ITC | MHD_USE_TLS | MHD_USE_ERROR_LOG |
+                     MHD_USE_NO_LISTEN_SOCKET;
     struct MHD_OptionItem ops[16];
     int n = 0;
 
 #define OPT(o, v, p) (ops[n++] = (struct MHD_OptionItem){(o), (v), (p)})
-    OPT(MHD_OPTION_LISTEN_SOCKET, sl->fd, NULL);
+    OPT(MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_log, NULL);
     OPT(MHD_OPTION_HTTPS_MEM_CERT, 0, sl->cert);
     OPT(MHD_OPTION_HTTPS_MEM_KEY, 0, sl->key);
     OPT(MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)s->o.tls_priorities);
@@ -551,7 +637,6 @@ slot_start(struct wh_server *s, struct slot *sl)
     OPT(MHD_OPTION_CONNECTION_LIMIT, (intptr_t)s->o.max_conns, NULL);
     OPT(MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)completed, s);
     OPT(MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)conn_notify, sl);
-    OPT(MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_log, NULL);
     if (s->threads > 1)
         OPT(MHD_OPTION_THREAD_POOL_SIZE, (intptr_t)s->threads, NULL);
     OPT(MHD_OPTION_END, 0, NULL);
@@ -559,13 +644,9 @@ slot_start(struct wh_server *s, struct slot *sl)
     mhd_last[0] = '\0';
     sl->d = MHD_start_daemon(flags, 0, NULL, NULL, handle, sl, MHD_OPTION_ARRAY,
                              ops, MHD_OPTION_END);
-    if (sl->d == NULL) {
-        /* MHD closes a LISTEN_SOCKET it could not start with: forget the
-         * number rather than risk closing somebody else's descriptor */
-        sl->fd = -1;
+    if (sl->d == NULL)
         return errmsg_set(RC_TLS, "cannot serve with this certificate: %s",
                           mhd_last[0] ? mhd_last : "libmicrohttpd refused");
-    }
     return 0;
 }
 
@@ -587,7 +668,6 @@ wh_server_set_cert(struct wh_server *s, const char *cert_pem, size_t cert_len,
     sl = mem_calloc(1, sizeof(*sl));
     if (sl == NULL)
         return errmsg_set(RC_NOMEM, "out of memory");
-    sl->fd = -1;
     sl->srv = s;
     sl->cert = mem_strndup(cert_pem, cert_len);
     sl->key = mem_strndup(key_pem, key_len);
@@ -595,25 +675,20 @@ wh_server_set_cert(struct wh_server *s, const char *cert_pem, size_t cert_len,
         rc = errmsg_set(RC_NOMEM, "out of memory");
         goto fail;
     }
-    sl->fd = fcntl(s->listen_fd, F_DUPFD_CLOEXEC, 0);
-    if (sl->fd < 0) {
-        rc = errmsg_set(RC_IO, "dup: %s", strerror(errno));
-        goto fail;
-    }
     if ((rc = slot_start(s, sl)) != 0)
         goto fail;
     pthread_mutex_lock(&s->mu);
     old = s->cur;
-    s->cur = sl;
+    s->cur = sl; /* new connections go to the new daemon from now on */
     if (old != NULL) {
-        /* stop accepting on the old daemon; it keeps its connections */
-        MHD_quiesce_daemon(old->d);
+        /* the old daemon keeps its connections until they are done */
         old->deadline_ms = now_ms() + s->o.drain_ms;
         old->next = s->old;
         s->old = old;
     }
     pthread_mutex_unlock(&s->mu);
     atomic_store(&s->cert_ok, 1);
+    wake_acceptor(s);
     return 0;
 fail:
     slot_free(sl);
@@ -707,20 +782,25 @@ wh_server_shutdown(struct wh_server *s, unsigned timeout_ms)
         return;
     s->shut = 1;
     atomic_store(&s->stopping, 1);
+    /* stop accepting: the acceptor exits, the listening socket closes and
+     * new connections are refused from here on */
+    if (s->acceptor_up) {
+        wake_acceptor(s);
+        pthread_join(s->acceptor, NULL);
+        s->acceptor_up = 0;
+    }
+    if (s->listen_fd >= 0)
+        close(s->listen_fd);
+    s->listen_fd = -1;
     pthread_mutex_lock(&s->mu);
     cur = s->cur;
     s->cur = NULL;
     if (cur != NULL) {
-        MHD_quiesce_daemon(cur->d);
         cur->deadline_ms = deadline;
         cur->next = s->old;
         s->old = cur;
     }
     pthread_mutex_unlock(&s->mu);
-    /* Refuse new connections now; the quiesced daemons still hold fds of
-     * the socket, so shutdown(2) rather than close(2) ends the listening. */
-    if (s->listen_fd >= 0)
-        shutdown(s->listen_fd, SHUT_RDWR);
     while (atomic_load(&s->inflight) > 0 && now_ms() < deadline)
         nanosleep(&ts, NULL);
     done = reap(s, 1);
@@ -729,9 +809,6 @@ wh_server_shutdown(struct wh_server *s, unsigned timeout_ms)
         slot_free(done);
         done = next;
     }
-    if (s->listen_fd >= 0)
-        close(s->listen_fd);
-    s->listen_fd = -1;
 }
 
 void
@@ -740,6 +817,8 @@ wh_server_free(struct wh_server *s)
     if (s == NULL)
         return;
     wh_server_shutdown(s, 0);
+    if (s->wake_fd >= 0)
+        close(s->wake_fd);
     inj_config_free(s->cfg);
     pthread_mutex_destroy(&s->mu);
     mem_free(s);
