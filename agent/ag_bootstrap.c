@@ -266,7 +266,7 @@ xds_cluster(const struct ag_opts *o, const struct ag_node *n, const char *host,
 {
     json_t *c = json_pack(
         "{s:s,s:s,s:s,s:s,s:s,s:{s:s,s:[{s:[{s:{s:o}}]}]},s:{s:{s:s,s:{s:{}}}},"
-        "s:{s:{s:{s:i,s:i}}},s:{s:[{s:i,s:i,s:i,s:i}]}}",
+        "s:{s:{s:i,s:i}},s:{s:[{s:i,s:i,s:i,s:i}]}}",
         "name", "xds-grpc", "type", is_ip(host) ? "STATIC" : "STRICT_DNS",
         "connect_timeout", "1s", "lb_policy", "ROUND_ROBIN",
         "dns_lookup_family", n->ipv6 ? "V6_ONLY" : "V4_ONLY", "load_assignment",
