@@ -7,6 +7,7 @@ import time
 
 import hooks
 import objects
+import schema
 from labelsel import fields_match, labels_match, parse_field_selector, parse_label_selector
 from patches import PatchError, json_patch, merge_patch, server_side_apply, strategic_merge
 from status import (ApiError, already_exists, bad_request, conflict, forbidden, gone, internal,
@@ -208,6 +209,8 @@ class Api:
             body.pop("status", None)
         objects.apply_defaults(ki, body, self)
         objects.validate_meta(ki, body, True)
+        if not ki.builtin:
+            schema.apply(ki, body, opts)
         self._require_ns(ki, ns)
         if ki.builtin and ki.resource == "pods":
             body = hooks.admit_pod(self, ki, ns, body, user, opts)
@@ -297,6 +300,8 @@ class Api:
             objects.validate_meta(ki, new, False)
             objects.validate(ki, new, old)
             hooks.before_update(self, ki, new, old)
+        if not ki.builtin and sub != "finalize":
+            schema.apply(ki, new, opts)
         if omd.get("deletionTimestamp"):
             added = set(md.get("finalizers") or []) - set(omd.get("finalizers") or [])
             if added:

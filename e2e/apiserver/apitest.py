@@ -329,6 +329,46 @@ def t_status_subresource(cl):
     check("undeclared scale subresource -> 404", st == 404, st)
 
 
+def t_schema(cl):
+    crd = {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+           "metadata": {"name": "dials.test.io"},
+           "spec": {"group": "test.io", "scope": "Cluster",
+                    "names": {"plural": "dials", "singular": "dial", "kind": "Dial"},
+                    "versions": [{"name": "v1", "served": True, "storage": True, "schema": {
+                        "openAPIV3Schema": {"type": "object", "properties": {
+                            "spec": {"type": "object", "required": ["size"], "properties": {
+                                "size": {"type": "integer", "minimum": 1},
+                                "mode": {"type": "string", "enum": ["a", "b"],
+                                         "default": "a"},
+                                "free": {"type": "object",
+                                         "x-kubernetes-preserve-unknown-fields": True}}}}}}}]}}
+    st, _, _ = cl.req("POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", crd)
+    base = "/apis/test.io/v1/dials"
+    st, _, d = cl.req("POST", base, {"apiVersion": "test.io/v1", "kind": "Dial",
+                                     "metadata": {"name": "d1"},
+                                     "spec": {"size": 2, "extra": 1, "free": {"x": {"y": 1}}}})
+    check("cluster-scoped CR: unknown fields pruned, defaults applied, preserved subtree kept",
+          st == 201 and d["spec"] == {"size": 2, "mode": "a", "free": {"x": {"y": 1}}}, (st, d))
+    st, _, doc = cl.req("POST", base + "?fieldValidation=Strict", {
+        "apiVersion": "test.io/v1", "kind": "Dial", "metadata": {"name": "d2"},
+        "spec": {"size": 2, "extra": 1}})
+    check("fieldValidation=Strict: unknown field -> 400", st == 400 and
+          'unknown field "spec.extra"' in doc["message"], (st, doc))
+    st, _, doc = cl.req("POST", base, {"apiVersion": "test.io/v1", "kind": "Dial",
+                                       "metadata": {"name": "d3"},
+                                       "spec": {"size": "big", "mode": "c"}})
+    causes = sorted(c["field"] for c in doc.get("details", {}).get("causes", []))
+    check("schema violations -> 422 Invalid with causes (type, enum)", st == 422 and
+          causes == ["spec.mode", "spec.size"], (st, doc))
+    st, _, doc = cl.req("POST", base, {"apiVersion": "test.io/v1", "kind": "Dial",
+                                       "metadata": {"name": "d4"}, "spec": {}})
+    check("required field missing -> 422", st == 422 and "spec.size" in doc["message"],
+          (st, doc))
+    st, _, doc = cl.req("PATCH", base + "/d1", {"spec": {"size": 0}},
+                        "application/merge-patch+json")
+    check("minimum enforced on update", st == 422, (st, doc))
+
+
 def t_list(cl):
     base = "/api/v1/namespaces/default/configmaps"
     for i, labels in enumerate([{"app": "a", "tier": "x"}, {"app": "b", "tier": "y"},
@@ -869,7 +909,7 @@ def main():
     hook = start_hook()
     emu, cl = start_emu(hook)
     try:
-        for t in (t_auth_discovery, t_crud, t_status_subresource, t_list, t_watch,
+        for t in (t_auth_discovery, t_crud, t_status_subresource, t_schema, t_list, t_watch,
                   t_finalizers_gc, t_tokens, t_client_cert, t_controllers, t_admission, t_faults):
             print("--- " + t.__name__, flush=True)
             t(cl)
