@@ -11,3 +11,14 @@ $(BINDIR)/jpatch_tool: $$(call objs,tests/tools/jpatch_tool.c $$(LIB_SRCS))
 TOOL_BINS += $(BINDIR)/kubeclient_tool
 
 $(BINDIR)/kubeclient_tool: $$(call objs,tests/tools/kubeclient_tool.c $$(LIB_SRCS))
+
+#   informer_tool, lease_tool (e2e/t_kubewatch.sh, e2e/t_lease.sh)
+TOOL_BINS += $(BINDIR)/informer_tool $(BINDIR)/lease_tool
+
+$(BINDIR)/informer_tool: $$(call objs,tests/tools/informer_tool.c $$(LIB_SRCS))
+$(BINDIR)/lease_tool: $$(call objs,tests/tools/lease_tool.c $$(LIB_SRCS))
+
+#   pki_tool root|issue|verify|info|keymatch   (e2e/t_pki_openssl.sh)
+TOOL_BINS += $(BINDIR)/pki_tool
+
+$(BINDIR)/pki_tool: $$(call objs,tests/tools/pki_tool.c $$(LIB_SRCS))
