@@ -834,6 +834,40 @@ def t_admission(cl):
           ctl and not ctl[0]["object"]["metadata"].get("name") and "name" not in ctl[0] and
           ctl[0]["userInfo"]["username"] ==
           "system:serviceaccount:kube-system:replicaset-controller", ctl[:1])
+    Hook.reviews.clear()
+    fault(cl, {"action": "legacy-empty-namespace", "enabled": True})
+    st, _, sc = cl.req("PATCH", "/apis/apps/v1/namespaces/adm/deployments/web/scale",
+                       {"spec": {"replicas": 3}}, "application/merge-patch+json")
+    check("PATCH /scale", st == 200 and sc["kind"] == "Scale" and sc["spec"]["replicas"] == 3,
+          (st, sc))
+    wait(lambda: Hook.reviews, 5)
+    fault(cl, {"action": "legacy-empty-namespace", "enabled": False})
+    check("legacy-empty-namespace: controller pod sent without metadata.namespace, "
+          "request.namespace still set", Hook.reviews and "namespace" not in
+          Hook.reviews[0]["request"]["object"]["metadata"] and
+          Hook.reviews[0]["request"]["namespace"] == "adm", Hook.reviews[:1])
+    cl.req("PATCH", "/apis/apps/v1/namespaces/adm/deployments/web/scale",
+           {"spec": {"replicas": 1}}, "application/merge-patch+json")
+    check("scale down to 1 pod", wait(lambda: len([
+        p for p in cl.req("GET", pods + "?labelSelector=app%3Dweb")[2]["items"]
+        if not p["metadata"].get("deletionTimestamp")]) == 1, 10))
+    Hook.reviews.clear()
+    st, _, p = cl.req("POST", pods + "?dryRun=All", pod("dry"))
+    check("dryRun=All: 201 with the mutated pod, webhook told dryRun, nothing stored",
+          st == 201 and p["metadata"]["labels"].get("injected") == "yes" and Hook.reviews and
+          Hook.reviews[0]["request"]["dryRun"] is True and
+          cl.req("GET", pods + "/dry")[0] == 404, (st, p))
+    cl.req("DELETE", MWC + "/hook")
+    url = mwc("hook")
+    url["webhooks"][0]["clientConfig"] = {"url": "https://hook.hooks.svc/mutate",
+                                          "caBundle": url["webhooks"][0]["clientConfig"][
+                                              "caBundle"]}
+    cl.req("POST", MWC, url)
+    st, _, p = cl.req("POST", pods, pod("via-url"))
+    check("clientConfig.url webhook (host mapped by --service-host)", st == 201 and
+          p["metadata"]["labels"].get("injected") == "yes", (st, p))
+    cl.req("DELETE", MWC + "/hook")
+    cl.req("POST", MWC, mwc("hook"))
     Hook.mode = "deny"
     st, _, doc = cl.req("POST", pods, pod("p4"))
     check("webhook denial -> refused with the webhook's message",
