@@ -25,8 +25,9 @@ Everything it does is appended as JSON lines to $FAKE_ENVOY_LOG (default
 <config dir>/fake-envoy.log) so tests can assert on it.
 
 Test knobs (environment): FAKE_ENVOY_READY_DELAY (seconds until LIVE,
-default 0.2), FAKE_ENVOY_IGNORE_TERMINATE=1 (a parent that does not exit
-when told: the agent must stop it), FAKE_ENVOY_TERM_EXIT.
+default 0.2), FAKE_ENVOY_IGNORE_TERMINATE=1 or a file
+<config dir>/fake-envoy-ignore-terminate (a parent that does not exit when
+told: the agent must stop it), FAKE_ENVOY_TERM_EXIT.
 
 Binds loopback only: 0.0.0.0 listeners are served on 127.0.0.1 (:: on ::1).
 """
@@ -262,7 +263,8 @@ def serve(host, port, handler, name):
                 log_event("bind_failed", listener=name, port=port, error=str(e))
                 os._exit(1)
             time.sleep(0.05)
-    t = threading.Thread(target=srv.serve_forever, daemon=True)
+    t = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05},
+                         daemon=True)
     t.start()
     SERVERS.append(srv)
 
@@ -291,9 +293,14 @@ def start_listeners(cfg):
 
 
 def close_listeners():
-    for srv in SERVERS:
+    def stop(srv):
         srv.shutdown()
         srv.server_close()
+    ts = [threading.Thread(target=stop, args=(srv,)) for srv in SERVERS]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
     SERVERS.clear()
 
 
@@ -322,7 +329,8 @@ def hot_restart_server():
                 log_event("parent_drain")
                 c.sendall(b"ok\n")
             elif msg == "terminate":
-                if os.environ.get("FAKE_ENVOY_IGNORE_TERMINATE") == "1":
+                if (os.environ.get("FAKE_ENVOY_IGNORE_TERMINATE") == "1" or
+                        os.path.exists(os.path.join(CFG_DIR, "fake-envoy-ignore-terminate"))):
                     log_event("terminate_ignored")
                     c.sendall(b"ignored\n")
                 else:
