@@ -132,6 +132,16 @@ int kube_client_token_refresh(struct kube_client *c);
  * ("ConfigMap") is name, else NULL. */
 const struct kube_res *kube_res_find(const char *name);
 
+/* Counters since kube_client_new (for metrics and tests). */
+struct kube_client_stats {
+    unsigned long attempts; /* HTTP attempts, retries included */
+    unsigned long retries;  /* attempts that were retries (incl. 401) */
+    unsigned long connects; /* new TCP connections opened */
+    unsigned long failures; /* calls that returned an error */
+};
+void kube_client_stats(const struct kube_client *c,
+                       struct kube_client_stats *out);
+
 /* kube_client_namespace: the config's namespace ("default"); borrowed. */
 const char *kube_client_namespace(const struct kube_client *c);
 

@@ -364,6 +364,15 @@ kube_client_free(struct kube_client *c)
     mem_free(c);
 }
 
+void
+kube_client_stats(const struct kube_client *c, struct kube_client_stats *out)
+{
+    out->attempts = __atomic_load_n(&c->st.attempts, __ATOMIC_RELAXED);
+    out->retries = __atomic_load_n(&c->st.retries, __ATOMIC_RELAXED);
+    out->connects = __atomic_load_n(&c->st.connects, __ATOMIC_RELAXED);
+    out->failures = __atomic_load_n(&c->st.failures, __ATOMIC_RELAXED);
+}
+
 const char *
 kube_client_namespace(const struct kube_client *c)
 {

@@ -31,6 +31,8 @@ struct kube_client {
     CURLSH *share;
     pthread_mutex_t share_mu[CURL_LOCK_DATA_LAST];
 
+    struct kube_client_stats st; /* updated with __atomic builtins */
+
     pthread_mutex_t pool_mu;
     CURL *pool[KUBE_POOL_MAX];
     int npool;

@@ -266,6 +266,14 @@ attempt(struct kube_client *c, const char *method, const char *url,
         goto done;
     }
     e = curl_easy_perform(h);
+    __atomic_add_fetch(&c->st.attempts, 1, __ATOMIC_RELAXED);
+    {
+        long nc = 0;
+        if (curl_easy_getinfo(h, CURLINFO_NUM_CONNECTS, &nc) == CURLE_OK &&
+            nc > 0)
+            __atomic_add_fetch(&c->st.connects, (unsigned long)nc,
+                               __ATOMIC_RELAXED);
+    }
     if (e == CURLE_WRITE_ERROR && r->too_big) {
         last_status.http_code = 0;
         last_status.reason[0] = '\0';
@@ -362,13 +370,16 @@ kube_request(struct kube_client *c, const char *method,
                                   content_type, body, body_len, &r, &rc);
         if (oc == REAUTH && !reauthed) {
             reauthed = 1;
-            if (kube_client_token_refresh(c) == 0)
+            if (kube_client_token_refresh(c) == 0) {
+                __atomic_add_fetch(&c->st.retries, 1, __ATOMIC_RELAXED);
                 continue; /* once, at once */
+            }
             rc = http_failure(401, &r, method, path_and_query);
         }
         if (oc != RETRY || n >= c->opts.max_retries)
             break;
         sleep_ms(backoff_ms(c, n, last_status.retry_after_s));
+        __atomic_add_fetch(&c->st.retries, 1, __ATOMIC_RELAXED);
         n++;
     }
     if (rc != 0 || out == NULL)
@@ -385,5 +396,7 @@ kube_request(struct kube_client *c, const char *method,
 done:
     buf_cleanup(&url);
     buf_cleanup(&r.body);
+    if (rc != 0)
+        __atomic_add_fetch(&c->st.failures, 1, __ATOMIC_RELAXED);
     return rc;
 }
