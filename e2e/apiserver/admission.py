@@ -218,6 +218,7 @@ class Admission:
             raise CallError('failed to call webhook: Post "%s": tls: failed to verify '
                             "certificate: x509: certificate signed by unknown authority "
                             "(caBundle unusable: %s)" % (url, e))
+        ctx.hostname_checks_common_name = False  # like Go: SANs only
         body = json.dumps(review).encode()
         deadline = time.monotonic() + ts
         conn = _Conn(host, port, sni, ctx, ts)

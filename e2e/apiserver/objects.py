@@ -180,11 +180,17 @@ class Allocator:
     """Sequential address allocator over a CIDR (pod IPs, service cluster IPs)."""
 
     def __init__(self, cidr, skip_first=1):
+        import threading
         self.net = ipaddress.ip_network(cidr, strict=False)
         self.next = skip_first
         self.used = set()
+        self.lock = threading.Lock()
 
     def take(self):
+        with self.lock:
+            return self._take()
+
+    def _take(self):
         size = self.net.num_addresses
         for _ in range(size):
             i = self.next
