@@ -325,6 +325,59 @@ def t_watch(cl):
     check("legacy /watch/ item path", [e["type"] for e in evs] == ["ADDED"], evs)
 
 
+def t_watch_consistency(cl):
+    """Concurrent writers; a watch from a list's RV must reproduce the final list exactly."""
+    import random
+    cl.req("POST", "/api/v1/namespaces", {"metadata": {"name": "race"}})
+    base = "/api/v1/namespaces/race/configmaps"
+    st, _, lst = cl.req("GET", base)
+    state = {o["metadata"]["name"]: o["metadata"]["resourceVersion"] for o in lst["items"]}
+    res = {}
+
+    def watcher():
+        res["w"] = cl.watch(base + "?watch=1&resourceVersion=" +
+                            lst["metadata"]["resourceVersion"], until=lambda ev: any(
+                                e["object"]["metadata"]["name"] == "done" for e in ev), secs=30)
+
+    def writer(seed):
+        r = random.Random(seed)
+        for _ in range(40):
+            n = "k%d" % r.randrange(8)
+            op = r.randrange(3)
+            if op == 0:
+                cl.req("POST", base, {"metadata": {"name": n}, "data": {"v": str(seed)}})
+            elif op == 1:
+                cl.req("PATCH", base + "/" + n, {"data": {"v": str(r.random())}},
+                       "application/merge-patch+json")
+            else:
+                cl.req("DELETE", base + "/" + n)
+    w = threading.Thread(target=watcher)
+    w.start()
+    time.sleep(0.3)
+    ws = [threading.Thread(target=writer, args=(i,)) for i in range(4)]
+    for t in ws:
+        t.start()
+    for t in ws:
+        t.join()
+    cl.req("POST", base, {"metadata": {"name": "done"}})
+    w.join()
+    last = 0
+    ordered = True
+    for e in res["w"][1]:
+        md = e["object"]["metadata"]
+        rv = int(md["resourceVersion"])
+        ordered = ordered and rv > last
+        last = rv
+        if e["type"] == "DELETED":
+            state.pop(md["name"], None)
+        else:
+            state[md["name"]] = md["resourceVersion"]
+    st, _, fin = cl.req("GET", base)
+    want = {o["metadata"]["name"]: o["metadata"]["resourceVersion"] for o in fin["items"]}
+    check("watch under 4 concurrent writers: strictly increasing RVs, replay == final list",
+          ordered and state == want, (ordered, state, want))
+
+
 def t_finalizers_gc(cl):
     base = "/api/v1/namespaces/default/configmaps"
     cl.req("POST", base, {"metadata": {"name": "fin", "finalizers": ["example.com/hold"]}})
@@ -598,7 +651,7 @@ def main():
     hook = start_hook()
     emu, cl = start_emu(hook)
     try:
-        for t in (t_auth_discovery, t_crud, t_status_subresource, t_schema, t_list, t_watch,
+        for t in (t_auth_discovery, t_crud, t_status_subresource, t_schema, t_list, t_watch, t_watch_consistency,
                   t_finalizers_gc, t_tokens, t_client_cert, t_controllers, t_admission, t_faults):
             print("--- " + t.__name__, flush=True)
             t(cl)
