@@ -42,6 +42,7 @@ kube_config_free(struct kube_config *cfg)
         return;
     mem_free(cfg->server);
     mem_free(cfg->ca_pem);
+    mem_free(cfg->ca_file);
     mem_free(cfg->client_cert_pem);
     free_secret(cfg->client_key_pem);
     free_secret(cfg->token);
@@ -508,6 +509,15 @@ fill_cluster(struct kube_config *cfg, const struct kc_docs *d,
     if ((rc = load_pem(&cfg->ca_pem, d, i, cl, "certificate-authority",
                        "certificate-authority")) != 0)
         return rc;
+    if (cfg->ca_pem != NULL) {
+        const char *data = NULL, *file = NULL;
+        if ((rc = get_str(d, i, cl, "certificate-authority-data", &data)) ||
+            (rc = get_str(d, i, cl, "certificate-authority", &file)))
+            return rc;
+        if (data == NULL && file != NULL &&
+            (rc = resolve_path(&cfg->ca_file, d, i, file)) != 0)
+            return rc;
+    }
     if (cfg->insecure && cfg->ca_pem != NULL)
         return errmsg_set(RC_INVAL,
                           "%s: cluster \"%s\": specifying a root certificate "

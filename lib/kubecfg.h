@@ -23,6 +23,10 @@ struct kube_config {
     char *tls_server_name; /* verify the server as this name, or NULL */
     char *namespace;       /* context / in-cluster namespace ("default") */
     int insecure;          /* insecure-skip-tls-verify */
+    /* added: the file ca_pem came from (in-cluster ca.crt, kubeconfig
+     * certificate-authority), re-read by the client when verification
+     * fails, or NULL */
+    char *ca_file;
 };
 
 /* kube_config_from_file reads a kubeconfig (path may be a colon list);

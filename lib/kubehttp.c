@@ -134,6 +134,30 @@ kube_client_token_refresh(struct kube_client *c)
     return rc;
 }
 
+int
+kube_ca_reload(struct kube_client *c)
+{
+    char *pem = NULL;
+    int rc = 0;
+
+    if (c->ca_file == NULL)
+        return 0;
+    rc = kube_read_file(&pem, NULL, c->ca_file, KUBE_CONFIG_MAX_PEM, "CA file");
+    if (rc != 0)
+        return rc;
+    pthread_mutex_lock(&c->tok_mu);
+    if (strstr(pem, "-----BEGIN ") != NULL &&
+        (c->ca_pem == NULL || strcmp(pem, c->ca_pem) != 0)) {
+        mem_free(c->ca_pem);
+        c->ca_pem = pem;
+        pem = NULL;
+        rc = 1;
+    }
+    pthread_mutex_unlock(&c->tok_mu);
+    mem_free(pem);
+    return rc;
+}
+
 /* Appends the Authorization header (if any) to *h; 0 or RC_NOMEM. A stale
  * token file is re-read first (a failed read keeps the old token). */
 int
@@ -306,6 +330,7 @@ kube_client_new(struct kube_client **out, const struct kube_config *cfg,
     c->insecure = cfg->insecure;
     if ((rc = setup_target(c, cfg)) != 0 ||
         (rc = dup_opt(&c->ca_pem, cfg->ca_pem)) != 0 ||
+        (rc = dup_opt(&c->ca_file, cfg->ca_file)) != 0 ||
         (rc = dup_opt(&c->cert_pem, cfg->client_cert_pem)) != 0 ||
         (rc = dup_opt(&c->key_pem, cfg->client_key_pem)) != 0 ||
         (rc = dup_opt(&c->token, cfg->token)) != 0 ||
@@ -351,6 +376,7 @@ kube_client_free(struct kube_client *c)
     curl_slist_free_all(c->connect_to);
     mem_free(c->base);
     mem_free(c->ca_pem);
+    mem_free(c->ca_file);
     mem_free(c->cert_pem);
     free_secret(c->key_pem);
     free_secret(c->token);
@@ -449,12 +475,18 @@ kube_setup_common(struct kube_client *c, CURL *h, const char *url)
     if (c->insecure) {
         SET(CURLOPT_SSL_VERIFYPEER, 0L);
         SET(CURLOPT_SSL_VERIFYHOST, 0L);
-    } else if (c->ca_pem != NULL) {
-        struct curl_blob ca = {c->ca_pem, strlen(c->ca_pem), CURL_BLOB_COPY};
-        SET(CURLOPT_CAINFO_BLOB, &ca);
-        /* only this CA: drop the compiled-in bundle and folder */
-        SET(CURLOPT_CAINFO, (char *)NULL);
-        SET(CURLOPT_CAPATH, (char *)NULL);
+    } else {
+        /* the CA may be swapped by kube_ca_reload: copy it under the lock */
+        pthread_mutex_lock(&c->tok_mu);
+        if (c->ca_pem != NULL) {
+            struct curl_blob ca = {c->ca_pem, strlen(c->ca_pem),
+                                   CURL_BLOB_COPY};
+            SET(CURLOPT_CAINFO_BLOB, &ca);
+            /* only this CA: drop the compiled-in bundle and folder */
+            SET(CURLOPT_CAINFO, (char *)NULL);
+            SET(CURLOPT_CAPATH, (char *)NULL);
+        }
+        pthread_mutex_unlock(&c->tok_mu);
     }
     if (c->cert_pem != NULL && c->key_pem != NULL) {
         struct curl_blob cert = {c->cert_pem, strlen(c->cert_pem),

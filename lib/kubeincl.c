@@ -112,6 +112,10 @@ kube_config_in_cluster(struct kube_config **out, const char *root)
     }
     rc = kube_read_file_ex(&cfg->ca_pem, NULL, probe, KUBE_CONFIG_MAX_PEM,
                            "service-account CA", &err);
+    if (rc == 0) {
+        cfg->ca_file = probe; /* re-read by the client if it rotates */
+        probe = NULL;
+    }
     mem_free(probe);
     probe = NULL;
     if (rc == RC_IO && err == ENOENT)

@@ -17,16 +17,18 @@ struct buf;
 struct kube_client {
     char *base;                    /* URL prefix of every request */
     struct curl_slist *connect_to; /* for tls-server-name, or NULL */
-    char *ca_pem, *cert_pem, *key_pem;
+    char *cert_pem, *key_pem;
     int insecure;
     char *namespace;
     char *user_agent;
     struct kube_client_opts opts; /* defaults filled in; user_agent unused */
 
-    pthread_mutex_t tok_mu;
-    char *token;        /* current bearer token (secret) or NULL */
-    char *token_file;   /* or NULL */
-    int64_t token_read; /* monotonic ms of the last file read */
+    pthread_mutex_t tok_mu; /* token and CA: both can rotate */
+    char *ca_pem;           /* current CA or NULL */
+    char *ca_file;          /* where it came from, or NULL */
+    char *token;            /* current bearer token (secret) or NULL */
+    char *token_file;       /* or NULL */
+    int64_t token_read;     /* monotonic ms of the last file read */
 
     CURLSH *share;
     pthread_mutex_t share_mu[CURL_LOCK_DATA_LAST];
@@ -50,6 +52,11 @@ int kube_setup_common(struct kube_client *c, CURL *h, const char *url);
 
 /* kube_build_url appends base + path to url: 0, RC_INVAL, RC_LIMIT. */
 int kube_build_url(struct kube_client *c, struct buf *url, const char *path);
+
+/* kube_ca_reload re-reads ca_file after a verification failure: 1 when the
+ * CA changed (worth a retry), 0 when it did not or there is no file, or the
+ * read error. */
+int kube_ca_reload(struct kube_client *c);
 
 /* Header list helpers: 0 or RC_NOMEM (the list is unchanged on failure).
  * kube_add_auth_header re-reads a stale token file first. */

@@ -199,7 +199,7 @@ transport_failure(CURLcode e, const char *errbuf, const char *method,
                       errbuf[0] ? errbuf : curl_easy_strerror(e));
 }
 
-enum outcome { DONE, RETRY, REAUTH };
+enum outcome { DONE, RETRY, REAUTH, RELOAD_CA };
 
 /* One attempt. DONE with rc (0: body in r), RETRY with rc (transient), or
  * REAUTH (401 and a token file to re-read). */
@@ -285,6 +285,10 @@ attempt(struct kube_client *c, const char *method, const char *url,
     if (e != CURLE_OK) {
         rc = transport_failure(e, errbuf, method, path, &retry);
         oc = retry ? RETRY : DONE;
+        if ((e == CURLE_PEER_FAILED_VERIFICATION ||
+             e == CURLE_SSL_CACERT_BADFILE) &&
+            c->ca_file != NULL)
+            oc = RELOAD_CA;
         goto done;
     }
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
@@ -357,7 +361,7 @@ kube_request(struct kube_client *c, const char *method,
     struct resp r;
     struct buf url;
     struct jutil_limits lim;
-    int rc = 0, reauthed = 0;
+    int rc = 0, reauthed = 0, reloaded = 0;
 
     if (out != NULL)
         *out = NULL;
@@ -375,6 +379,17 @@ kube_request(struct kube_client *c, const char *method,
                 continue; /* once, at once */
             }
             rc = http_failure(401, &r, method, path_and_query);
+        }
+        if (oc == RELOAD_CA && !reloaded) {
+            /* the CA file may have rotated: re-read it and retry once */
+            char saved[ERRMSG_MAX];
+            reloaded = 1;
+            snprintf(saved, sizeof(saved), "%s", errmsg_get());
+            if (kube_ca_reload(c) == 1) {
+                __atomic_add_fetch(&c->st.retries, 1, __ATOMIC_RELAXED);
+                continue;
+            }
+            errmsg_set(rc, "%s", saved); /* keep the TLS error */
         }
         if (oc != RETRY || n >= c->opts.max_retries)
             break;

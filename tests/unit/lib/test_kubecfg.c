@@ -151,6 +151,7 @@ TEST(kubecfg_ca_data_and_file)
     /* -data wins: the file is not even read */
     REQUIRE(parse(&cfg, text, NULL) == 0);
     CHECK_STR(cfg->ca_pem, CA_PEM);
+    CHECK(cfg->ca_file == NULL);
     kube_config_free(cfg);
     cfg = NULL;
 
@@ -162,6 +163,8 @@ TEST(kubecfg_ca_data_and_file)
              "contexts:\n- name: x\n  context: {cluster: c}\n");
     REQUIRE(kube_config_from_file(&cfg, kc, NULL) == 0);
     CHECK_STR(cfg->ca_pem, CA_PEM);
+    CHECK(cfg->ca_file != NULL && cfg->ca_file[0] == '/' &&
+          strstr(cfg->ca_file, "/cfgA/pki/ca.pem") != NULL);
     kube_config_free(cfg);
     cfg = NULL;
 
@@ -560,6 +563,7 @@ TEST(kubecfg_in_cluster)
     CHECK_STR(cfg->server, "https://10.96.0.1:443");
     CHECK_STR(cfg->namespace, "team-b");
     CHECK_STR(cfg->ca_pem, CA_PEM);
+    CHECK(cfg->ca_file != NULL && strstr(cfg->ca_file, "/ic1" SA "ca.crt"));
     CHECK(cfg->token == NULL); /* the client reads the file */
     CHECK(cfg->token_file != NULL &&
           strstr(cfg->token_file, "/ic1" SA "token") != NULL);

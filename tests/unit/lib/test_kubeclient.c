@@ -913,3 +913,68 @@ TEST(kubeclient_threads_share_a_client)
     }
     kube_client_free(c);
 }
+
+/* In-cluster: ca.crt rotates after the client was made; a verification
+ * failure re-reads it and the call succeeds. */
+TEST(kubeclient_in_cluster_ca_rotation)
+{
+    struct kube_client *c = NULL, *admin = client();
+    struct kube_config *cfg = NULL;
+    struct kube_client_opts o = {.max_retries = -1};
+    char root[600], sa[700], path[800], port[16], *ca = NULL, *host = NULL;
+    char *portenv = NULL;
+    const char *tmp;
+
+    REQUIRE(admin != NULL);
+    tmp = getenv("KUBERNETES_SERVICE_HOST");
+    host = tmp ? mem_strdup(tmp) : NULL;
+    tmp = getenv("KUBERNETES_SERVICE_PORT");
+    portenv = tmp ? mem_strdup(tmp) : NULL;
+    snprintf(root, sizeof(root), "%s/icrot", E.dir);
+    snprintf(sa, sizeof(sa), "%s/var/run/secrets/kubernetes.io/serviceaccount",
+             root);
+    for (char *p = sa + strlen(E.dir) + 1; *p; p++)
+        if (*p == '/') {
+            *p = '\0';
+            mkdir(sa, 0700);
+            *p = '/';
+        }
+    mkdir(sa, 0700);
+    snprintf(path, sizeof(path), "%s/token", sa);
+    REQUIRE(write_file(path, E.token) == 0);
+    /* first a CA that does not match the server */
+    snprintf(path, sizeof(path), "%s/ca.crt", sa);
+    REQUIRE(kube_config_from_file(&cfg, E.kc, NULL) == 0);
+    edit_other_ca(cfg);
+    REQUIRE(write_file(path, cfg->ca_pem ? cfg->ca_pem
+                                         : "-----BEGIN CERTIFICATE-----\n"
+                                           "-----END CERTIFICATE-----\n") == 0);
+    kube_config_free(cfg);
+    cfg = NULL;
+    snprintf(port, sizeof(port), "%d", E.port);
+    setenv("KUBERNETES_SERVICE_HOST", "127.0.0.1", 1);
+    setenv("KUBERNETES_SERVICE_PORT", port, 1);
+    REQUIRE(kube_config_in_cluster(&cfg, root) == 0);
+    CHECK(cfg->ca_file != NULL);
+    REQUIRE(kube_client_new(&c, cfg, &o) == 0);
+    CHECK_INT(kube_get(c, &KUBE_NAMESPACES, NULL, "default", NULL), RC_TLS);
+    /* the kubelet writes the real CA */
+    REQUIRE(kube_read_file(&ca, NULL, E.ca, 1 << 20, "ca") == 0);
+    REQUIRE(write_file(path, ca) == 0);
+    CHECK_INT(kube_get(c, &KUBE_NAMESPACES, NULL, "default", NULL), 0);
+    CHECK_INT(kube_get(c, &KUBE_NAMESPACES, NULL, "default", NULL), 0);
+    kube_client_free(c);
+    kube_config_free(cfg);
+    mem_free(ca);
+    if (host)
+        setenv("KUBERNETES_SERVICE_HOST", host, 1);
+    else
+        unsetenv("KUBERNETES_SERVICE_HOST");
+    if (portenv)
+        setenv("KUBERNETES_SERVICE_PORT", portenv, 1);
+    else
+        unsetenv("KUBERNETES_SERVICE_PORT");
+    mem_free(host);
+    mem_free(portenv);
+    kube_client_free(admin);
+}
