@@ -105,5 +105,6 @@ class Faults:
                             503: "the server is currently unable to handle the request",
                             504: "Timeout: request did not complete within requested timeout - "
                                  "context deadline exceeded"}.get(r.code, "injected fault")
-        hdr = {"Retry-After": str(r.retry_after)} if r.code in (503,) else {}
+        hdr = {"Retry-After": str(r.retry_after)} if r.code == 503 or \
+            "retryAfter" in r.spec else {}
         return ApiError(r.code, _REASONS.get(r.code, "InternalError"), msg, {}, hdr)
