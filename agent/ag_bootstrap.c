@@ -353,6 +353,8 @@ node_metadata(const struct ag_opts *o, const struct ag_node *n, char **envp,
         else
             json_decref(pcj);
     }
+    if (mem_oom_seen()) /* a value silently lost to a failed allocation */
+        goto fail;
     (void)o;
     return md;
 fail:
