@@ -1,6 +1,6 @@
 /* pki.c: private keys, our strict PEM reader/writer, certificates and
- * bundles (see pki.h). The CA, issuing and verification are in pkica.c,
- * rotation math in pkirot.c.
+ * bundles (see pki.h). The CA and verification are in pkica.c, issuing in
+ * pkiissue.c, rotation math in pkirot.c.
  *
  * Invariants: a struct pki_cert always holds a parsed X509 whose validity
  * times were readable (cached as time_t); a struct pki_key always holds a
@@ -14,7 +14,6 @@
 #include "lib/mem.h"
 #include "lib/rc.h"
 
-#include <ctype.h>
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
@@ -321,6 +320,50 @@ pem_write(struct buf *out, const char *label, const unsigned char *der,
     return 0;
 }
 
+/* ---- DER helpers ------------------------------------------------------------
+ */
+
+size_t
+pki_der_hdr(unsigned char *w, unsigned tag, size_t len)
+{
+    size_t n = len < 0x80 ? 2 : len < 0x100 ? 3 : len < 0x10000 ? 4 : 5;
+
+    if (w != NULL) {
+        w[0] = (unsigned char)tag;
+        if (n == 2) {
+            w[1] = (unsigned char)len;
+        } else {
+            w[1] = (unsigned char)(0x80 | (n - 2));
+            for (size_t i = 0; i < n - 2; i++)
+                w[n - 1 - i] = (unsigned char)(len >> (8 * i));
+        }
+    }
+    return n;
+}
+
+/* SEQUENCE { id-ecPublicKey, namedCurve } */
+static const unsigned char alg_p256[] = {
+    0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01,
+    0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07};
+static const unsigned char alg_p384[] = {0x30, 0x10, 0x06, 0x07, 0x2a, 0x86,
+                                         0x48, 0xce, 0x3d, 0x02, 0x01, 0x06,
+                                         0x05, 0x2b, 0x81, 0x04, 0x00, 0x22};
+
+const unsigned char *
+pki_ec_alg(int type, size_t *len)
+{
+    if (type == PKI_EC_P256) {
+        *len = sizeof(alg_p256);
+        return alg_p256;
+    }
+    if (type == PKI_EC_P384) {
+        *len = sizeof(alg_p384);
+        return alg_p384;
+    }
+    *len = 0;
+    return NULL;
+}
+
 /* ---- keys --------------------------------------------------------------- */
 
 void
@@ -329,6 +372,7 @@ pki_key_free(struct pki_key *key)
     if (key == NULL)
         return;
     EVP_PKEY_free(key->pkey);
+    mem_free(key->spki);
     mem_free(key);
 }
 
@@ -370,6 +414,48 @@ classify(EVP_PKEY *pkey, int *type)
                       OBJ_nid2sn(EVP_PKEY_get_base_id(pkey)));
 }
 
+/* The SubjectPublicKeyInfo of a key. For EC it is assembled from the
+ * encoded point: i2d_PUBKEY goes through OpenSSL 3's encoder machinery,
+ * which costs more than generating the key. */
+static int
+make_spki(struct pki_key *k)
+{
+    unsigned char pt[160], *der = NULL, *w;
+    size_t ptlen = 0, alen, bit, total;
+    const unsigned char *alg = pki_ec_alg(k->type, &alen);
+    int n;
+
+    if (alg != NULL) {
+        if (!EVP_PKEY_get_octet_string_param(k->pkey,
+                                             OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY,
+                                             pt, sizeof(pt), &ptlen))
+            return pki_ossl_err(RC_TLS, "cannot read the public key");
+        bit = 1 + ptlen;
+        total = alen + pki_der_hdr(NULL, 0x03, bit) + bit;
+        k->spki_len = pki_der_hdr(NULL, 0x30, total) + total;
+        if ((k->spki = mem_alloc(k->spki_len)) == NULL)
+            return errmsg_set(RC_NOMEM, "out of memory");
+        w = k->spki;
+        w += pki_der_hdr(w, 0x30, total);
+        memcpy(w, alg, alen);
+        w += alen;
+        w += pki_der_hdr(w, 0x03, bit);
+        *w++ = 0;
+        memcpy(w, pt, ptlen);
+        return 0;
+    }
+    n = i2d_PUBKEY(k->pkey, &der);
+    if (n <= 0)
+        return pki_ossl_err(RC_TLS, "cannot encode the public key");
+    k->spki = mem_alloc((size_t)n);
+    if (k->spki != NULL) {
+        memcpy(k->spki, der, (size_t)n);
+        k->spki_len = (size_t)n;
+    }
+    OPENSSL_free(der);
+    return k->spki ? 0 : errmsg_set(RC_NOMEM, "out of memory");
+}
+
 int
 pki_key_wrap(struct pki_key **out, EVP_PKEY *pkey)
 {
@@ -387,10 +473,85 @@ pki_key_wrap(struct pki_key **out, EVP_PKEY *pkey)
     k->pkey = pkey;
     k->type = type;
     pkey = NULL;
+    if ((rc = make_spki(k)) != 0)
+        goto done;
     *out = k;
+    k = NULL;
 done:
+    pki_key_free(k);
     EVP_PKEY_free(pkey);
     return rc;
+}
+
+/* EC key generation contexts, kept between calls: EVP_PKEY_Q_keygen builds
+ * a new context and a new EC_GROUP (Montgomery setup included) for every
+ * key, a third of the cost of a P-256 key. A context keeps its group, so
+ * reusing one makes generation about twice as fast. A small pool shared by
+ * all threads (a context is used by one thread at a time); contexts left
+ * in it at exit are reachable from here and freed by pki_global_cleanup. */
+#define KEYGEN_POOL 8
+
+static pthread_mutex_t keygen_lock = PTHREAD_MUTEX_INITIALIZER;
+static EVP_PKEY_CTX *keygen_pool[2][KEYGEN_POOL]; /* [0] P-256, [1] P-384 */
+static int keygen_n[2];
+
+static EVP_PKEY_CTX *
+keygen_ctx_get(int curve)
+{
+    EVP_PKEY_CTX *ctx = NULL;
+
+    pthread_mutex_lock(&keygen_lock);
+    if (keygen_n[curve] > 0)
+        ctx = keygen_pool[curve][--keygen_n[curve]];
+    pthread_mutex_unlock(&keygen_lock);
+    if (ctx != NULL)
+        return ctx;
+    ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
+    if (ctx == NULL || EVP_PKEY_keygen_init(ctx) != 1 ||
+        EVP_PKEY_CTX_set_group_name(ctx, curve ? "P-384" : "P-256") != 1) {
+        EVP_PKEY_CTX_free(ctx);
+        return NULL;
+    }
+    return ctx;
+}
+
+static void
+keygen_ctx_put(int curve, EVP_PKEY_CTX *ctx)
+{
+    pthread_mutex_lock(&keygen_lock);
+    if (keygen_n[curve] < KEYGEN_POOL) {
+        keygen_pool[curve][keygen_n[curve]++] = ctx;
+        ctx = NULL;
+    }
+    pthread_mutex_unlock(&keygen_lock);
+    EVP_PKEY_CTX_free(ctx);
+}
+
+void
+pki_global_cleanup(void)
+{
+    pthread_mutex_lock(&keygen_lock);
+    for (int c = 0; c < 2; c++) {
+        while (keygen_n[c] > 0)
+            EVP_PKEY_CTX_free(keygen_pool[c][--keygen_n[c]]);
+    }
+    pthread_mutex_unlock(&keygen_lock);
+}
+
+static EVP_PKEY *
+ec_generate(int curve)
+{
+    EVP_PKEY_CTX *ctx = keygen_ctx_get(curve);
+    EVP_PKEY *pkey = NULL;
+
+    if (ctx == NULL)
+        return NULL;
+    if (EVP_PKEY_generate(ctx, &pkey) != 1) {
+        EVP_PKEY_CTX_free(ctx);
+        return NULL;
+    }
+    keygen_ctx_put(curve, ctx);
+    return pkey;
 }
 
 int
@@ -401,10 +562,10 @@ pki_key_generate(struct pki_key **out, int type)
     *out = NULL;
     switch (type) {
     case PKI_EC_P256:
-        pkey = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+        pkey = ec_generate(0);
         break;
     case PKI_EC_P384:
-        pkey = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-384");
+        pkey = ec_generate(1);
         break;
     case PKI_RSA_2048:
         pkey = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
@@ -511,35 +672,98 @@ done:
     return rc;
 }
 
+/* PKCS#8 PrivateKeyInfo of an EC key, written by hand into der (see
+ * make_spki for why): SEQUENCE { 0, algorithm, OCTET STRING { ECPrivateKey
+ * SEQUENCE { 1, OCTET STRING d, [1] BIT STRING Q } } } (RFC 5915, the
+ * parameters [0] left out as OpenSSL does: they are in the algorithm). */
+static int
+ec_pkcs8(unsigned char *der, size_t cap, size_t *len, const struct pki_key *k)
+{
+    unsigned char d[66], q[160], *w = der;
+    size_t dlen = k->type == PKI_EC_P256 ? 32 : 48, qlen = 0, alen;
+    const unsigned char *alg = pki_ec_alg(k->type, &alen);
+    size_t bit, a1, ecpk, oct, outer;
+    BIGNUM *bn = NULL;
+    int rc = 0;
+
+    if (!EVP_PKEY_get_bn_param(k->pkey, OSSL_PKEY_PARAM_PRIV_KEY, &bn) ||
+        BN_bn2binpad(bn, d, (int)dlen) != (int)dlen ||
+        !EVP_PKEY_get_octet_string_param(
+            k->pkey, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, q, sizeof(q), &qlen)) {
+        rc = pki_ossl_err(RC_TLS, "cannot encode private key");
+        goto done;
+    }
+    bit = 1 + qlen;
+    a1 = pki_der_hdr(NULL, 0x03, bit) + bit;
+    ecpk = 3 + pki_der_hdr(NULL, 0x04, dlen) + dlen +
+           pki_der_hdr(NULL, 0xa1, a1) + a1;
+    oct = pki_der_hdr(NULL, 0x30, ecpk) + ecpk;
+    outer = 3 + alen + pki_der_hdr(NULL, 0x04, oct) + oct;
+    *len = pki_der_hdr(NULL, 0x30, outer) + outer;
+    if (*len > cap) {
+        rc = errmsg_set(RC_INTERNAL, "EC key encoding too large");
+        goto done;
+    }
+    w += pki_der_hdr(w, 0x30, outer);
+    memcpy(w, "\x02\x01\x00", 3);
+    w += 3;
+    memcpy(w, alg, alen);
+    w += alen;
+    w += pki_der_hdr(w, 0x04, oct);
+    w += pki_der_hdr(w, 0x30, ecpk);
+    memcpy(w, "\x02\x01\x01", 3);
+    w += 3;
+    w += pki_der_hdr(w, 0x04, dlen);
+    memcpy(w, d, dlen);
+    w += dlen;
+    w += pki_der_hdr(w, 0xa1, a1);
+    w += pki_der_hdr(w, 0x03, bit);
+    *w++ = 0;
+    memcpy(w, q, qlen);
+done:
+    OPENSSL_cleanse(d, sizeof(d));
+    BN_clear_free(bn);
+    return rc;
+}
+
 int
 pki_key_encode(char **out, size_t *len, const struct pki_key *key)
 {
     PKCS8_PRIV_KEY_INFO *p8 = NULL;
-    unsigned char *der = NULL;
+    unsigned char *der = NULL, ecder[512];
     struct buf b;
-    int n, rc;
+    size_t n = 0;
+    int rc, dn;
 
     *out = NULL;
     buf_init(&b, 0);
+    if (pki_ec_alg(key->type, &n) != NULL) {
+        if ((rc = ec_pkcs8(ecder, sizeof(ecder), &n, key)) == 0)
+            rc = pem_write(&b, "PRIVATE KEY", ecder, n);
+        OPENSSL_cleanse(ecder, sizeof(ecder));
+        goto done;
+    }
     p8 = EVP_PKEY2PKCS8(key->pkey);
     if (p8 == NULL) {
         rc = pki_ossl_err(RC_TLS, "cannot encode private key");
         goto done;
     }
-    n = i2d_PKCS8_PRIV_KEY_INFO(p8, &der);
-    if (n <= 0) {
+    dn = i2d_PKCS8_PRIV_KEY_INFO(p8, &der);
+    if (dn <= 0) {
         rc = pki_ossl_err(RC_TLS, "cannot encode private key");
         goto done;
     }
-    if ((rc = pem_write(&b, "PRIVATE KEY", der, (size_t)n)) != 0)
-        goto done;
-    if (len != NULL)
-        *len = b.len;
-    *out = b.ptr;
-    b.ptr = NULL;
+    n = (size_t)dn;
+    rc = pem_write(&b, "PRIVATE KEY", der, n);
 done:
+    if (rc == 0) {
+        if (len != NULL)
+            *len = b.len;
+        *out = b.ptr;
+        b.ptr = NULL;
+    }
     if (der != NULL)
-        OPENSSL_clear_free(der, (size_t)n);
+        OPENSSL_clear_free(der, n);
     PKCS8_PRIV_KEY_INFO_free(p8);
     if (b.ptr != NULL)
         pki_secret_free(b.ptr, b.cap);
@@ -598,6 +822,8 @@ pki_md_for(const struct pki_key *key)
 }
 
 /* ---- certificates -------------------------------------------------------- */
+/* A cert is shared by reference count (pki_cert_dup): bundles and CAs hold
+ * the same immutable object. */
 
 static int
 asn1_time(time_t *out, const ASN1_TIME *t)
@@ -613,6 +839,16 @@ asn1_time(time_t *out, const ASN1_TIME *t)
     return 0;
 }
 
+static struct pki_cert *
+cert_new(void)
+{
+    struct pki_cert *c = mem_calloc(1, sizeof(*c));
+
+    if (c != NULL)
+        atomic_init(&c->refs, 1);
+    return c;
+}
+
 int
 pki_cert_wrap(struct pki_cert **out, X509 *x)
 {
@@ -625,16 +861,56 @@ pki_cert_wrap(struct pki_cert **out, X509 *x)
         X509_free(x);
         return errmsg_set(RC_PARSE, "certificate validity time is invalid");
     }
-    c = mem_calloc(1, sizeof(*c));
-    if (c == NULL) {
+    if ((c = cert_new()) == NULL) {
         X509_free(x);
         return errmsg_set(RC_NOMEM, "out of memory");
     }
-    c->x509 = x;
+    atomic_init(&c->x509, x);
     c->not_before = nb;
     c->not_after = na;
     *out = c;
     return 0;
+}
+
+int
+pki_cert_from_der(struct pki_cert **out, unsigned char *der, size_t len,
+                  time_t not_before, time_t not_after)
+{
+    struct pki_cert *c = cert_new();
+
+    *out = NULL;
+    if (c == NULL) {
+        mem_free(der);
+        return errmsg_set(RC_NOMEM, "out of memory");
+    }
+    atomic_init(&c->x509, NULL);
+    c->der = der;
+    c->der_len = len;
+    c->not_before = not_before;
+    c->not_after = not_after;
+    *out = c;
+    return 0;
+}
+
+X509 *
+pki_cert_x509(const struct pki_cert *cert)
+{
+    struct pki_cert *c = (struct pki_cert *)cert; /* a cache, not a change */
+    X509 *x = atomic_load(&c->x509), *expected = NULL;
+    const unsigned char *p = c->der;
+
+    if (x != NULL || c->der == NULL)
+        return x;
+    x = d2i_X509(NULL, &p, (long)c->der_len);
+    if (x == NULL) {
+        ERR_clear_error();
+        return NULL;
+    }
+    if (!atomic_compare_exchange_strong(&c->x509, &expected, x)) {
+        X509_free(x); /* another thread was first */
+        x = expected;
+    }
+    return x;
 }
 
 static int
@@ -692,9 +968,13 @@ static int
 encode_cert(struct buf *b, const struct pki_cert *cert)
 {
     unsigned char *der = NULL;
-    int n = i2d_X509(cert->x509, &der), rc;
+    X509 *x;
+    int n, rc;
 
-    if (n <= 0)
+    if (cert->der != NULL)
+        return pem_write(b, "CERTIFICATE", cert->der, cert->der_len);
+    x = atomic_load(&((struct pki_cert *)cert)->x509);
+    if ((n = i2d_X509(x, &der)) <= 0)
         return pki_ossl_err(RC_TLS, "cannot encode certificate");
     rc = pem_write(b, "CERTIFICATE", der, (size_t)n);
     OPENSSL_free(der);
@@ -722,13 +1002,9 @@ pki_cert_encode(char **out, size_t *len, const struct pki_cert *cert)
 int
 pki_cert_dup(struct pki_cert **out, const struct pki_cert *cert)
 {
-    struct pki_cert *c = mem_alloc(sizeof(*c));
+    struct pki_cert *c = (struct pki_cert *)cert; /* refcount only */
 
-    *out = NULL;
-    if (c == NULL)
-        return errmsg_set(RC_NOMEM, "out of memory");
-    *c = *cert;
-    X509_up_ref(c->x509);
+    atomic_fetch_add(&c->refs, 1);
     *out = c;
     return 0;
 }
@@ -736,9 +1012,10 @@ pki_cert_dup(struct pki_cert **out, const struct pki_cert *cert)
 void
 pki_cert_free(struct pki_cert *cert)
 {
-    if (cert == NULL)
+    if (cert == NULL || atomic_fetch_sub(&cert->refs, 1) != 1)
         return;
-    X509_free(cert->x509);
+    X509_free(atomic_load(&cert->x509));
+    mem_free(cert->der);
     mem_free(cert);
 }
 
@@ -757,25 +1034,36 @@ pki_cert_not_after(const struct pki_cert *cert)
 int
 pki_cert_is_ca(const struct pki_cert *cert)
 {
+    X509 *x = pki_cert_x509(cert);
+
     /* EXFLAG_CA: basicConstraints present with cA TRUE */
-    return (X509_get_extension_flags(cert->x509) & EXFLAG_CA) != 0;
+    return x != NULL && (X509_get_extension_flags(x) & EXFLAG_CA) != 0;
 }
 
 int
 pki_cert_is_self_signed(const struct pki_cert *cert)
 {
-    int r = X509_self_signed(cert->x509, 1);
+    X509 *x = pki_cert_x509(cert);
+    int r = x != NULL && X509_self_signed(x, 1) == 1;
 
     ERR_clear_error();
-    return r == 1;
+    return r;
 }
 
 int
 pki_cert_key_matches(const struct pki_cert *cert, const struct pki_key *key)
 {
-    EVP_PKEY *pub = X509_get0_pubkey(cert->x509);
-    int r = pub != NULL && EVP_PKEY_eq(pub, key->pkey) == 1;
+    X509 *x = pki_cert_x509(cert);
+    unsigned char *der = NULL;
+    int n, r;
 
+    /* compare SubjectPublicKeyInfo encodings: no public-key decoding */
+    if (x == NULL)
+        return 0;
+    n = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(x), &der);
+    r = n > 0 && (size_t)n == key->spki_len &&
+        memcmp(der, key->spki, key->spki_len) == 0;
+    OPENSSL_free(der);
     ERR_clear_error();
     return r;
 }
@@ -783,7 +1071,16 @@ pki_cert_key_matches(const struct pki_cert *cert, const struct pki_key *key)
 int
 pki_cert_equal(const struct pki_cert *a, const struct pki_cert *b)
 {
-    return X509_cmp(a->x509, b->x509) == 0;
+    X509 *xa, *xb;
+
+    if (a == b)
+        return 1;
+    if (a->der != NULL && b->der != NULL)
+        return a->der_len == b->der_len &&
+               memcmp(a->der, b->der, a->der_len) == 0;
+    xa = pki_cert_x509(a);
+    xb = pki_cert_x509(b);
+    return xa != NULL && xb != NULL && X509_cmp(xa, xb) == 0;
 }
 
 void
@@ -791,14 +1088,24 @@ pki_cert_fingerprint(char out[65], const struct pki_cert *cert)
 {
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned n = 0;
+    X509 *x = pki_cert_x509(cert);
 
     memset(out, 0, 65);
-    if (!X509_digest(cert->x509, EVP_sha256(), md, &n) || n != 32) {
+    if (x == NULL || !X509_digest(x, EVP_sha256(), md, &n) || n != 32) {
         ERR_clear_error();
         return;
     }
     for (unsigned i = 0; i < n; i++)
         snprintf(out + 2 * i, 3, "%02x", md[i]);
+}
+
+/* The parsed cert for a getter that can report failure. */
+static int
+need_x509(X509 **x, const struct pki_cert *cert)
+{
+    if ((*x = pki_cert_x509(cert)) == NULL)
+        return errmsg_set(RC_NOMEM, "cannot parse the certificate");
+    return 0;
 }
 
 int
@@ -808,8 +1115,12 @@ pki_cert_serial(char **out, const struct pki_cert *cert)
     char *hex = NULL;
     int rc = 0;
 
+    X509 *x;
+
     *out = NULL;
-    bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert->x509), NULL);
+    if ((rc = need_x509(&x, cert)) != 0)
+        return rc;
+    bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(x), NULL);
     if (bn == NULL || (hex = BN_bn2hex(bn)) == NULL) {
         rc = pki_ossl_err(RC_PARSE, "cannot read the serial number");
         goto done;
@@ -850,13 +1161,25 @@ name_cn(char **out, const X509_NAME *name, const char *which)
 int
 pki_cert_subject_cn(char **out, const struct pki_cert *cert)
 {
-    return name_cn(out, X509_get_subject_name(cert->x509), "subject");
+    X509 *x;
+    int rc;
+
+    *out = NULL;
+    if ((rc = need_x509(&x, cert)) != 0)
+        return rc;
+    return name_cn(out, X509_get_subject_name(x), "subject");
 }
 
 int
 pki_cert_issuer_cn(char **out, const struct pki_cert *cert)
 {
-    return name_cn(out, X509_get_issuer_name(cert->x509), "issuer");
+    X509 *x;
+    int rc;
+
+    *out = NULL;
+    if ((rc = need_x509(&x, cert)) != 0)
+        return rc;
+    return name_cn(out, X509_get_issuer_name(x), "issuer");
 }
 
 void
@@ -877,8 +1200,12 @@ sans(char ***out, size_t *nout, const struct pki_cert *cert, int gtype)
     size_t n = 0;
     int crit = -1, rc = 0, count;
 
+    X509 *x;
+
     *out = NULL;
-    gens = X509_get_ext_d2i(cert->x509, NID_subject_alt_name, &crit, NULL);
+    if ((rc = need_x509(&x, cert)) != 0)
+        return rc;
+    gens = X509_get_ext_d2i(x, NID_subject_alt_name, &crit, NULL);
     if (gens == NULL && crit != -1) {
         ERR_clear_error();
         return errmsg_set(RC_PARSE, crit == -2

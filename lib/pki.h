@@ -86,6 +86,10 @@ const char *pki_key_type_name(int type);
 
 void pki_key_free(struct pki_key *key);
 
+/* pki_global_cleanup frees the key generation contexts lib/pki keeps for
+ * reuse (optional, at exit; pki_key_generate still works afterwards). */
+void pki_global_cleanup(void);
+
 /* pki_secret_free wipes and frees a string that held key material
  * (len bytes; NULL is a no-op). */
 void pki_secret_free(char *s, size_t len);

@@ -1,12 +1,12 @@
-/* pkica.c: self-signed roots, the checked and cached struct pki_ca,
- * issuing leaf certificates, and chain verification (see pki.h).
+/* pkica.c: self-signed roots, the checked and cached struct pki_ca, and
+ * chain verification (see pki.h); issuing is in pkiissue.c.
  *
  * Invariants: a struct pki_ca was checked once (key matches cert, cert is a
  * CA, cert chains to a root) and holds everything issuing needs already
- * built: the issuer name with a valid cached encoding, and the constant
- * extensions (basicConstraints, keyUsage, EKU, AKI). After pki_ca_new it is
- * never written, so threads may issue from it at the same time: OpenSSL
- * only reads these objects when it copies them into a new certificate. */
+ * encoded: the issuer Name DER, the constant extensions (basicConstraints,
+ * keyUsage, EKU, AKI) as DER, the signature algorithm, fetched digests.
+ * After pki_ca_new only its pool of signing contexts changes (under its
+ * lock), so threads may issue from one CA at the same time. */
 #include "lib/pkipriv.h"
 
 #include "lib/buf.h"
@@ -19,19 +19,7 @@
 #include <openssl/x509v3.h>
 #include <string.h>
 
-struct pki_ca {
-    struct pki_cert *cert;
-    struct pki_key *key;
-    struct pki_bundle *roots; /* trust anchors (the cert itself for a root) */
-    struct pki_bundle *out;   /* certs after the leaf in cert-chain.pem */
-    int intermediate;
-    X509_NAME *issuer; /* the CA's subject, encoding cached */
-    X509_EXTENSION *bc, *ku, *eku, *aki;
-    const EVP_MD *md;
-};
-
-/* ---- building blocks ------------------------------------------------------
- */
+/* ---- building blocks */
 
 /* A random positive serial of 16 bytes (the top bit cleared keeps it
  * positive without a leading zero byte). */
@@ -182,8 +170,8 @@ sign(X509 *x, const struct pki_key *key)
     return 0;
 }
 
-static int
-check_text(const char *what, const char *s, size_t max)
+int
+pki_check_text(const char *what, const char *s, size_t max)
 {
     size_t n = s ? strlen(s) : 0;
 
@@ -196,8 +184,8 @@ check_text(const char *what, const char *s, size_t max)
     return 0;
 }
 
-static int
-check_ttl(int64_t ttl)
+int
+pki_check_ttl(int64_t ttl)
 {
     if (ttl < 1 || ttl > PKI_TTL_MAX)
         return errmsg_set(RC_INVAL, "TTL of %lld s is outside 1..%lld",
@@ -219,9 +207,10 @@ pki_ca_self_signed(struct pki_cert **out, const struct pki_key *key,
     int rc;
 
     *out = NULL;
-    if ((rc = check_text("CA common name", cn, PKI_CN_MAX)) != 0 ||
-        (org && (rc = check_text("CA organization", org, PKI_CN_MAX)) != 0) ||
-        (rc = check_ttl(ttl)) != 0)
+    if ((rc = pki_check_text("CA common name", cn, PKI_CN_MAX)) != 0 ||
+        (org &&
+         (rc = pki_check_text("CA organization", org, PKI_CN_MAX)) != 0) ||
+        (rc = pki_check_ttl(ttl)) != 0)
         return rc;
     if ((x = X509_new()) == NULL) {
         rc = pki_ossl_err(RC_NOMEM, "cannot allocate a certificate");
@@ -256,19 +245,20 @@ done:
     return rc;
 }
 
-/* ---- the CA ----------------------------------------------------------------
- */
+/* ---- the CA */
 
 void
 pki_ca_free(struct pki_ca *ca)
 {
     if (ca == NULL)
         return;
-    X509_EXTENSION_free(ca->aki);
-    X509_EXTENSION_free(ca->eku);
-    X509_EXTENSION_free(ca->ku);
-    X509_EXTENSION_free(ca->bc);
-    X509_NAME_free(ca->issuer);
+    for (int i = 0; i < ca->npool; i++)
+        EVP_PKEY_CTX_free(ca->pool[i]);
+    pthread_mutex_destroy(&ca->lock);
+    EVP_MD_free(ca->sha1);
+    EVP_MD_free(ca->md);
+    mem_free(ca->exts);
+    mem_free(ca->issuer);
     pki_bundle_free(ca->out);
     pki_bundle_free(ca->roots);
     pki_key_free(ca->key);
@@ -286,10 +276,11 @@ prove_key(const struct pki_cert *cert, const struct pki_key *key)
     unsigned char sig[1024];
     size_t siglen = sizeof(sig);
     EVP_MD_CTX *ctx = NULL;
-    EVP_PKEY *pub = X509_get0_pubkey(cert->x509);
+    X509 *x = pki_cert_x509(cert);
+    EVP_PKEY *pub = x ? X509_get0_pubkey(x) : NULL;
     int ok;
 
-    if (!pki_cert_key_matches(cert, key))
+    if (pub == NULL || !pki_cert_key_matches(cert, key))
         return errmsg_set(RC_INVAL,
                           "the CA key does not match the CA certificate");
     ok = (ctx = EVP_MD_CTX_new()) != NULL &&
@@ -321,16 +312,96 @@ ca_key_id(unsigned char out[20], X509 *x)
     return key_id(out, x);
 }
 
+/* DER of the extensions every leaf of this CA carries. */
+static int
+leaf_exts(struct pki_ca *ca, X509 *x)
+{
+    static const int ku_bits[] = {0, 2}; /* digitalSignature, keyEnciph. */
+    X509_EXTENSION *e[4] = {NULL};
+    unsigned char kid[20], *w;
+    int n[4], rc = 0;
+    size_t total = 0;
+
+    if ((rc = ca_key_id(kid, x)) != 0)
+        return rc;
+    e[0] = ext_basic_constraints(0);
+    e[1] = ext_key_usage(ku_bits, 2);
+    e[2] = ext_eku();
+    e[3] = ext_key_id(NID_authority_key_identifier, kid);
+    for (int i = 0; i < 4 && rc == 0; i++) {
+        if (e[i] == NULL || (n[i] = i2d_X509_EXTENSION(e[i], NULL)) <= 0)
+            rc = pki_ossl_err(RC_TLS, "cannot build the leaf extensions");
+        else
+            total += (size_t)n[i];
+    }
+    if (rc == 0 && (ca->exts = mem_alloc(total)) == NULL)
+        rc = errmsg_set(RC_NOMEM, "out of memory");
+    for (int i = 0, w_ok = 1; i < 4 && rc == 0 && w_ok; i++) {
+        w = ca->exts + ca->exts_len;
+        w_ok = i2d_X509_EXTENSION(e[i], &w) == n[i];
+        ca->exts_len += (size_t)n[i];
+        if (!w_ok)
+            rc = pki_ossl_err(RC_TLS, "cannot encode the leaf extensions");
+    }
+    for (int i = 0; i < 4; i++)
+        X509_EXTENSION_free(e[i]);
+    return rc;
+}
+
+/* Everything pki_issue takes from the CA, prepared once: the issuer Name
+ * DER, the constant extensions, the signature algorithm and digests. */
+static int
+leaf_pieces(struct pki_ca *ca)
+{
+    static const unsigned char ecdsa256[] = {
+        0x30, 0x0a, 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x02};
+    static const unsigned char ecdsa384[] = {
+        0x30, 0x0a, 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x03};
+    static const unsigned char rsa256[] = {
+        0x30, 0x0d, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86,
+        0xf7, 0x0d, 0x01, 0x01, 0x0b, 0x05, 0x00}; /* sha256WithRSA */
+    X509 *x = pki_cert_x509(ca->cert);
+    unsigned char *w;
+    int n, rc;
+
+    if (x == NULL)
+        return errmsg_set(RC_NOMEM, "cannot parse the CA certificate");
+    n = i2d_X509_NAME(X509_get_subject_name(x), NULL);
+    if (n <= 0 || (ca->issuer = mem_alloc((size_t)n)) == NULL)
+        return pki_ossl_err(RC_NOMEM, "cannot copy the CA name");
+    w = ca->issuer;
+    if (i2d_X509_NAME(X509_get_subject_name(x), &w) != n)
+        return pki_ossl_err(RC_TLS, "cannot copy the CA name");
+    ca->issuer_len = (size_t)n;
+    if ((rc = leaf_exts(ca, x)) != 0)
+        return rc;
+    ca->rsa = EVP_PKEY_get_base_id(ca->key->pkey) == EVP_PKEY_RSA;
+    if (ca->rsa) {
+        ca->sigalg = rsa256;
+        ca->sigalg_len = sizeof(rsa256);
+    } else if (ca->key->type == PKI_EC_P384) {
+        ca->sigalg = ecdsa384;
+        ca->sigalg_len = sizeof(ecdsa384);
+    } else {
+        ca->sigalg = ecdsa256;
+        ca->sigalg_len = sizeof(ecdsa256);
+    }
+    ca->md = EVP_MD_fetch(
+        NULL, ca->key->type == PKI_EC_P384 ? "SHA384" : "SHA256", NULL);
+    ca->sha1 = EVP_MD_fetch(NULL, "SHA1", NULL);
+    if (ca->md == NULL || ca->sha1 == NULL)
+        return pki_ossl_err(RC_TLS, "cannot fetch digests");
+    return 0;
+}
+
 int
 pki_ca_new(struct pki_ca **out, const struct pki_cert *cert,
            const struct pki_key *key, const struct pki_bundle *chain,
            const struct pki_bundle *roots, time_t now)
 {
-    static const int ku_bits[] = {0, 2}; /* digitalSignature, keyEncipher. */
     struct pki_ca *ca = NULL;
     struct pki_bundle *path = NULL;
     struct pki_key *kcopy = NULL;
-    unsigned char kid[20];
     int rc, reason;
 
     *out = NULL;
@@ -339,7 +410,7 @@ pki_ca_new(struct pki_ca **out, const struct pki_cert *cert,
     if (!pki_cert_is_ca(cert))
         return errmsg_set(RC_INVAL, "the CA certificate is not a CA "
                                     "(basicConstraints CA:TRUE missing)");
-    if (!(X509_get_key_usage(cert->x509) & KU_KEY_CERT_SIGN))
+    if (!(X509_get_key_usage(pki_cert_x509(cert)) & KU_KEY_CERT_SIGN))
         return errmsg_set(RC_INVAL, "the CA certificate's keyUsage lacks "
                                     "keyCertSign");
     if ((ca = mem_calloc(1, sizeof(*ca))) == NULL ||
@@ -347,16 +418,19 @@ pki_ca_new(struct pki_ca **out, const struct pki_cert *cert,
         rc = errmsg_set(RC_NOMEM, "out of memory");
         goto done;
     }
+    pthread_mutex_init(&ca->lock, NULL);
     *kcopy = *key;
-    if (!EVP_PKEY_up_ref(kcopy->pkey)) {
+    kcopy->spki = mem_alloc(key->spki_len);
+    if (kcopy->spki == NULL || !EVP_PKEY_up_ref(kcopy->pkey)) {
+        mem_free(kcopy->spki);
         mem_free(kcopy);
         kcopy = NULL;
-        rc = pki_ossl_err(RC_TLS, "cannot reference the CA key");
+        rc = errmsg_set(RC_NOMEM, "cannot reference the CA key");
         goto done;
     }
+    memcpy(kcopy->spki, key->spki, key->spki_len);
     ca->key = kcopy;
     kcopy = NULL;
-    ca->md = pki_md_for(key);
     if ((rc = pki_cert_dup(&ca->cert, cert)) != 0 ||
         (rc = pki_bundle_new(&ca->roots)) != 0 ||
         (rc = pki_bundle_new(&ca->out)) != 0 ||
@@ -394,23 +468,8 @@ pki_ca_new(struct pki_ca **out, const struct pki_cert *cert,
                 (rc = pki_bundle_add_unique(ca->out, path->v[i])) != 0)
                 goto done;
     }
-    /* i2d once so the name's cached encoding is valid: later copies of it
-     * (one per issued cert, on many threads) only read it */
-    ca->issuer = X509_NAME_dup(X509_get_subject_name(cert->x509));
-    if (ca->issuer == NULL || i2d_X509_NAME(ca->issuer, NULL) <= 0) {
-        rc = pki_ossl_err(RC_TLS, "cannot copy the CA name");
+    if ((rc = leaf_pieces(ca)) != 0)
         goto done;
-    }
-    if ((rc = ca_key_id(kid, cert->x509)) != 0)
-        goto done;
-    ca->bc = ext_basic_constraints(0);
-    ca->ku = ext_key_usage(ku_bits, 2);
-    ca->eku = ext_eku();
-    ca->aki = ext_key_id(NID_authority_key_identifier, kid);
-    if (!ca->bc || !ca->ku || !ca->eku || !ca->aki) {
-        rc = pki_ossl_err(RC_TLS, "cannot build the leaf extensions");
-        goto done;
-    }
     *out = ca;
     ca = NULL;
 done:
@@ -512,230 +571,7 @@ pki_ca_is_intermediate(const struct pki_ca *ca)
     return ca->intermediate;
 }
 
-/* ---- issuing
- * ----------------------------------------------------------------- */
-
-static int
-check_uri(const char *s)
-{
-    size_t n = s ? strlen(s) : 0, i = 0;
-
-    if (n == 0 || n > PKI_URI_MAX)
-        return errmsg_set(RC_INVAL, "URI SAN must be 1..%d bytes", PKI_URI_MAX);
-    if (!((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= 'A' && s[0] <= 'Z')))
-        return errmsg_set(RC_INVAL, "URI SAN '%.64s' lacks a scheme", s);
-    while (i < n && s[i] != ':') {
-        char c = s[i++];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-              (c >= '0' && c <= '9') || c == '+' || c == '-' || c == '.'))
-            return errmsg_set(RC_INVAL, "URI SAN '%.64s' lacks a scheme", s);
-    }
-    if (i == n || i + 1 == n)
-        return errmsg_set(RC_INVAL, "URI SAN '%.64s' lacks a scheme", s);
-    for (i = 0; i < n; i++)
-        if ((unsigned char)s[i] <= 0x20 || (unsigned char)s[i] >= 0x7f)
-            return errmsg_set(RC_INVAL,
-                              "URI SAN '%.64s' has a space, control or "
-                              "non-ASCII character",
-                              s);
-    return 0;
-}
-
-static int
-check_dns(const char *s)
-{
-    size_t n = s ? strlen(s) : 0, label = 0;
-    const char *p = s;
-
-    if (n == 0 || n > PKI_DNS_MAX)
-        return errmsg_set(RC_INVAL, "DNS SAN must be 1..%d bytes", PKI_DNS_MAX);
-    if (n > 2 && s[0] == '*' && s[1] == '.')
-        p += 2;
-    for (; *p; p++) {
-        char c = *p;
-        if (c == '.') {
-            if (label == 0 || p[-1] == '-')
-                goto bad;
-            label = 0;
-            continue;
-        }
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-              (c >= '0' && c <= '9') || c == '-'))
-            goto bad;
-        if (c == '-' && label == 0)
-            goto bad;
-        if (++label > 63)
-            goto bad;
-    }
-    if (label == 0 || p[-1] == '-')
-        goto bad;
-    return 0;
-bad:
-    return errmsg_set(RC_INVAL, "DNS SAN '%.64s' is not a valid host name", s);
-}
-
-static int
-add_gen(GENERAL_NAMES *gens, int type, const char *s)
-{
-    GENERAL_NAME *g = GENERAL_NAME_new();
-    ASN1_IA5STRING *ia5 = ASN1_IA5STRING_new();
-
-    if (g == NULL || ia5 == NULL || !ASN1_STRING_set(ia5, s, -1)) {
-        GENERAL_NAME_free(g);
-        ASN1_IA5STRING_free(ia5);
-        return pki_ossl_err(RC_NOMEM, "cannot build a SAN");
-    }
-    GENERAL_NAME_set0_value(g, type, ia5);
-    if (!sk_GENERAL_NAME_push(gens, g)) {
-        GENERAL_NAME_free(g);
-        return pki_ossl_err(RC_NOMEM, "cannot build a SAN");
-    }
-    return 0;
-}
-
-static int
-add_sans(X509 *x, const struct pki_issue_req *req)
-{
-    GENERAL_NAMES *gens = NULL;
-    int rc = 0;
-
-    if (req->n_uris + req->n_dns == 0)
-        return errmsg_set(RC_INVAL, "a certificate needs at least one SAN");
-    if (req->n_uris > PKI_SAN_MAX || req->n_dns > PKI_SAN_MAX ||
-        req->n_uris + req->n_dns > PKI_SAN_MAX)
-        return errmsg_set(RC_INVAL, "more than %d SANs", PKI_SAN_MAX);
-    for (size_t i = 0; i < req->n_uris; i++)
-        if ((rc = check_uri(req->uris[i])) != 0)
-            return rc;
-    for (size_t i = 0; i < req->n_dns; i++)
-        if ((rc = check_dns(req->dns[i])) != 0)
-            return rc;
-    if ((gens = sk_GENERAL_NAME_new_null()) == NULL)
-        return pki_ossl_err(RC_NOMEM, "cannot build the SANs");
-    for (size_t i = 0; rc == 0 && i < req->n_uris; i++)
-        rc = add_gen(gens, GEN_URI, req->uris[i]);
-    for (size_t i = 0; rc == 0 && i < req->n_dns; i++)
-        rc = add_gen(gens, GEN_DNS, req->dns[i]);
-    /* critical when the subject is empty (RFC 5280 4.2.1.6) */
-    if (rc == 0 && X509_add1_ext_i2d(x, NID_subject_alt_name, gens,
-                                     req->cn == NULL, X509V3_ADD_DEFAULT) != 1)
-        rc = pki_ossl_err(RC_TLS, "cannot add the SANs");
-    GENERAL_NAMES_free(gens);
-    return rc;
-}
-
-int
-pki_issue(struct pki_cert **out, const struct pki_issue_req *req,
-          const struct pki_ca *ca, time_t now)
-{
-    X509 *x = NULL;
-    time_t nb = now - PKI_CLOCK_SKEW, na = now + req->ttl;
-    time_t ca_nb = ca->cert->not_before, ca_na = ca->cert->not_after;
-    unsigned char kid[20];
-    int rc;
-
-    *out = NULL;
-    if (req->key == NULL)
-        return errmsg_set(RC_INVAL, "no key to certify");
-    if ((rc = check_ttl(req->ttl)) != 0 ||
-        (req->cn && (rc = check_text("subject CN", req->cn, PKI_CN_MAX))))
-        return rc;
-    if (now < ca_nb || now >= ca_na)
-        return errmsg_set(RC_INVAL, "the CA certificate is not valid now (%s)",
-                          now < ca_nb ? "not yet valid" : "expired");
-    if (nb < ca_nb)
-        nb = ca_nb;
-    if (na > ca_na)
-        na = ca_na;
-    if ((x = X509_new()) == NULL) {
-        rc = pki_ossl_err(RC_NOMEM, "cannot allocate a certificate");
-        goto done;
-    }
-    if (!X509_set_version(x, X509_VERSION_3) ||
-        !X509_set_issuer_name(x, ca->issuer) ||
-        (req->cn && !X509_NAME_add_entry_by_NID(
-                        X509_get_subject_name(x), NID_commonName, MBSTRING_UTF8,
-                        (const unsigned char *)req->cn, -1, -1, 0)) ||
-        !X509_set_pubkey(x, req->key->pkey)) {
-        rc = pki_ossl_err(RC_TLS, "cannot build the certificate");
-        goto done;
-    }
-    if ((rc = set_serial(x)) != 0 || (rc = set_validity(x, nb, na)) != 0 ||
-        (rc = add_ext(x, ca->bc)) != 0 || (rc = add_ext(x, ca->ku)) != 0 ||
-        (rc = add_ext(x, ca->eku)) != 0 || (rc = key_id(kid, x)) != 0 ||
-        (rc = add_ext_owned(x, ext_key_id(NID_subject_key_identifier, kid))) !=
-            0 ||
-        (rc = add_ext(x, ca->aki)) != 0 || (rc = add_sans(x, req)) != 0)
-        goto done;
-    if (X509_sign(x, ca->key->pkey, ca->md) <= 0) {
-        rc = pki_ossl_err(RC_TLS, "signing failed");
-        goto done;
-    }
-    rc = pki_cert_wrap(out, x);
-    x = NULL;
-done:
-    X509_free(x);
-    return rc;
-}
-
-int
-pki_ca_chain_encode(char **out, size_t *len, const struct pki_cert *leaf,
-                    const struct pki_ca *ca)
-{
-    struct pki_bundle b = {0};
-    struct pki_cert *v[PKI_BUNDLE_MAX + 1];
-
-    /* a borrowed view: leaf + ca->out, nothing copied */
-    v[0] = (struct pki_cert *)leaf;
-    for (size_t i = 0; i < ca->out->n && i < PKI_BUNDLE_MAX; i++)
-        v[i + 1] = ca->out->v[i];
-    b.v = v;
-    b.n = 1 + (ca->out->n < PKI_BUNDLE_MAX ? ca->out->n : PKI_BUNDLE_MAX);
-    return pki_bundle_encode(out, len, &b);
-}
-
-static int
-check_id_part(const char *what, const char *s)
-{
-    size_t n = s ? strlen(s) : 0;
-
-    if (n == 0 || n > 253)
-        return errmsg_set(RC_INVAL, "SPIFFE %s must be 1..253 bytes", what);
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-              (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
-            return errmsg_set(RC_INVAL,
-                              "SPIFFE %s '%.64s' has a character "
-                              "outside [A-Za-z0-9._-]",
-                              what, s);
-    }
-    return 0;
-}
-
-int
-pki_spiffe_id(char **out, const char *trust_domain, const char *ns,
-              const char *sa)
-{
-    struct buf b;
-    int rc;
-
-    *out = NULL;
-    if ((rc = check_id_part("trust domain", trust_domain)) != 0 ||
-        (rc = check_id_part("namespace", ns)) != 0 ||
-        (rc = check_id_part("service account", sa)) != 0)
-        return rc;
-    buf_init(&b, 0);
-    if ((rc = buf_addf(&b, "spiffe://%s/ns/%s/sa/%s", trust_domain, ns, sa)) !=
-        0) {
-        buf_cleanup(&b);
-        return rc;
-    }
-    *out = b.ptr;
-    return 0;
-}
-
-/* ---- verification -------------------------------------------------------- */
+/* ---- verification */
 
 const char *
 pki_verify_reason_str(int reason)
@@ -803,19 +639,27 @@ pki_verify_bundle(const struct pki_bundle *chain,
         rc = pki_ossl_err(RC_NOMEM, "verify: out of memory");
         goto done;
     }
+    for (size_t i = 0; i < chain->n; i++) {
+        if (pki_cert_x509(chain->v[i]) == NULL) {
+            rc = errmsg_set(RC_NOMEM, "verify: cannot parse a certificate");
+            goto done;
+        }
+    }
     for (size_t i = 0; i < roots->n; i++) {
-        if (!X509_STORE_add_cert(store, roots->v[i]->x509)) {
+        X509 *x = pki_cert_x509(roots->v[i]);
+        if (x == NULL || !X509_STORE_add_cert(store, x)) {
             rc = pki_ossl_err(RC_TLS, "verify: cannot add a root");
             goto done;
         }
     }
     for (size_t i = 1; i < chain->n; i++) {
-        if (!sk_X509_push(untrusted, chain->v[i]->x509)) {
+        if (!sk_X509_push(untrusted, pki_cert_x509(chain->v[i]))) {
             rc = pki_ossl_err(RC_NOMEM, "verify: out of memory");
             goto done;
         }
     }
-    if (!X509_STORE_CTX_init(ctx, store, chain->v[0]->x509, untrusted)) {
+    if (!X509_STORE_CTX_init(ctx, store, pki_cert_x509(chain->v[0]),
+                             untrusted)) {
         rc = pki_ossl_err(RC_TLS, "verify: cannot set up");
         goto done;
     }

@@ -17,3 +17,8 @@ TOOL_BINS += $(BINDIR)/informer_tool $(BINDIR)/lease_tool
 
 $(BINDIR)/informer_tool: $$(call objs,tests/tools/informer_tool.c $$(LIB_SRCS))
 $(BINDIR)/lease_tool: $$(call objs,tests/tools/lease_tool.c $$(LIB_SRCS))
+
+#   pki_tool root|issue|verify|info|keymatch   (e2e/t_pki_openssl.sh)
+TOOL_BINS += $(BINDIR)/pki_tool
+
+$(BINDIR)/pki_tool: $$(call objs,tests/tools/pki_tool.c $$(LIB_SRCS))
