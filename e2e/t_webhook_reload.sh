@@ -111,14 +111,17 @@ wh_start --tls-cert "$CERTS/srv1.crt" --tls-key "$CERTS/srv1.key" \
     --injector-config "$MZ_WORK/cm.yaml" --reload-interval 500ms
 expect_code 503 "$(curl_wh /readyz)" "/readyz with an invalid config"
 expect_code 503 "$(post /inject "$MZ_WORK/v1.json")" "/inject with no config"
-sed -e 's#ghcr.io/mizzen#registry.three/x#' "$MZ_ROOT/manifests/istio-sidecar-injector.yaml" >"$MZ_WORK/cm.new"
+cp "$MZ_ROOT/manifests/istio-sidecar-injector.yaml" "$MZ_WORK/cm.orig"
+hub=$($PY -c 'import json,sys,yaml; print(json.loads(yaml.safe_load(open(sys.argv[1]))["data"]["values"])["global"]["hub"])' "$MZ_WORK/cm.orig")
+sed -e "s#\"$hub\"#\"registry.three/x\"#" "$MZ_WORK/cm.orig" >"$MZ_WORK/cm.new"
+grep -q registry.three "$MZ_WORK/cm.new" || fail "could not set the hub in the shipped ConfigMap"
 mv "$MZ_WORK/cm.new" "$MZ_WORK/cm.yaml"
 wait_for "ready after a valid config" test "$(curl_wh /readyz)" = 200
 img=$(inject_image)
 [ "${img%%/*}" = registry.three ] || fail "image $img from the ConfigMap object"
 echo "ok: ready; image $img"
 say "in-place rewrite of a plain file is seen too"
-sed -e 's#ghcr.io/mizzen#registry.four/x#' "$MZ_ROOT/manifests/istio-sidecar-injector.yaml" >"$MZ_WORK/cm.yaml"
+sed -e "s#\"$hub\"#\"registry.four/x\"#" "$MZ_WORK/cm.orig" >"$MZ_WORK/cm.yaml"
 wait_for "registry.four image" test "$(inject_image | cut -d/ -f1)" = registry.four
 echo "ok: $(inject_image)"
 wh_stop

@@ -74,7 +74,7 @@ main(int argc, char **argv)
     lo.format = o.log_format;
     lo.level = o.log_level;
     lo.async = 1;
-    lo.queue_len = 4096;
+    lo.queue_len = 1024; /* 1 KiB a line: the ring is resident memory */
     log_init(&lo);
 
     if ((rc = wh_server_new(&srv, &o)) != 0) {

@@ -123,6 +123,19 @@ read_opt(char **out, size_t *len, const char *path, int optional,
     }
     if (rc != 0)
         return rc;
+    if (*len == 0 && !optional) {
+        /* a file being rewritten in place is empty for a moment: not a
+         * content (it would silently mean "defaults"); retry later */
+        mem_free(*out);
+        *out = NULL;
+        return errmsg_set(RC_IO, "%s is empty", path);
+    }
+    if (*len == 0) {
+        mem_free(*out); /* an empty ConfigMap key: as if absent */
+        *out = NULL;
+        *h = fnv(*h, "-", 1);
+        return 0;
+    }
     *h = fnv(*h, *out, *len);
     *h = fnv(*h, "+", 1);
     return 0;

@@ -131,3 +131,25 @@ TEST(config_object_file_and_errors)
     REQUIRE(wh_config_read(&c, &o, NULL) == 0);
     inj_config_free(c);
 }
+
+TEST(empty_files)
+{
+    struct wh_opts o;
+    struct inj_config *c = NULL;
+
+    /* an empty single file is "not readable yet", not the defaults */
+    put("empty.yaml", "");
+    wh_opts_defaults(&o);
+    o.injector_config = path("empty.yaml");
+    CHECK_INT(wh_config_read(&c, &o, NULL), RC_IO);
+    CHECK_CONTAINS(errmsg_get(), "is empty");
+    CHECK(c == NULL);
+    /* an empty key of a mounted ConfigMap is as if absent */
+    mkdir(path("inj2"), 0755);
+    put("inj2/config", "");
+    put("inj2/values", "{\"global\":{\"hub\":\"hub.e/z\"}}");
+    wh_opts_defaults(&o);
+    o.injector_config_dir = path("inj2");
+    REQUIRE(wh_config_read(&c, &o, NULL) == 0);
+    inj_config_free(c);
+}
