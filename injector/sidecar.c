@@ -6,6 +6,7 @@
  * Citadel-style Secret istio.<sa> at /etc/certs instead of the SDS sockets,
  * and GOMEMLIMIT is not set (the agent is not a Go program). */
 #include "injector/inj_internal.h"
+#include "injector/probes.h"
 #include "lib/errmsg.h"
 #include "lib/mem.h"
 #include "lib/rc.h"
@@ -630,7 +631,9 @@ inj_proxy_add_late_env(struct inj_ctx *ctx, json_t *proxy, const char *prom_env)
             return nomem();
     }
     if (json_object_size(ctx->probers) > 0) {
-        s = jutil_dumps(ctx->probers, JSON_SORT_KEYS);
+        s = NULL;
+        if (inj_probes_env(ctx->probers, &s) != 0)
+            s = NULL;
         rc = s ? inj_env_set(env, INJ_PROBERS_ENV, s) : nomem();
         mem_free(s);
     }

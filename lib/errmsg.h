@@ -7,7 +7,7 @@
 #ifndef MZ_ERRMSG_H
 #define MZ_ERRMSG_H
 
-#define ERRMSG_MAX 512
+#define ERRMSG_MAX 2048
 
 /* errmsg_set stores a printf-formatted message and returns rc unchanged,
  * so `return errmsg_set(RC_PARSE, "bad port '%s'", p);` reads naturally. */

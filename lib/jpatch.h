@@ -31,7 +31,9 @@ int jpatch_op(json_t *patch, const char *op, const char *path, json_t *value);
  * keep their common prefix and suffix and patch the middle. Applying the
  * result to `from` with any RFC 6902 implementation gives `to`: operations
  * apply in sequence, array adds use numeric indices (never "-"), and values
- * are deep copies (the patch shares nothing with `to`). The whole document
+ * are new references to `to`'s own subtrees (no copies: the patch shares
+ * them, so do not modify `to` while the patch is in use; deep-copy the
+ * patch first if you must). The whole document
  * is replaced only when the root types differ (or both roots are scalars).
  * Algorithm, cost and limits: docs/jpatch.md.
  * *out is a new array (possibly empty) on success; RC_NOMEM or RC_LIMIT

@@ -27,7 +27,14 @@ $(O)/tests/unit_%: $(O)/tests/unit/runner.o \
 unit: $(UNIT_BINS)
 	@MZ_BINDIR=$(BINDIR) scripts/unit.sh $(UNIT_BINS) -- $(T)
 
-MODULE_OBJS = $(call objs,$(MODULE_SRCS))
+# Fuzz targets link only the layers they exercise (default: lib), like the
+# unit runners, so one broken module never breaks another's fuzz build.
+fuzz_layers_annotations := LIB INJ
+fuzz_layers_inject := LIB INJ
+fuzz_layers_admission := LIB INJ WEBHOOK
+fuzz_layers_iptables := LIB AGENT
+fuzz_layers_probers := LIB AGENT
+fuzz_layer_srcs = $(foreach l,$(or $(fuzz_layers_$(1)),LIB),$($(l)_SRCS))
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_NAMES := $(patsubst tests/fuzz/fuzz_%.c,%,$(FUZZ_SRCS))
 ifeq ($(BUILD),fuzz)
@@ -39,7 +46,8 @@ FUZZ_LDFLAGS :=
 endif
 FUZZ_BINS := $(patsubst %,$(O)/fuzz/fuzz_%,$(FUZZ_NAMES))
 
-$(O)/fuzz/fuzz_%: $(O)/tests/fuzz/fuzz_%.o $(FUZZ_DRIVER) $$(MODULE_OBJS)
+$(O)/fuzz/fuzz_%: $(O)/tests/fuzz/fuzz_%.o $(FUZZ_DRIVER) \
+    $$(call objs,$$(call fuzz_layer_srcs,$$*))
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $(FUZZ_LDFLAGS) -o $@ $(filter %.o,$^) $(LDLIBS)
 

@@ -16,7 +16,7 @@ TEST(errmsg_set_returns_code_and_keeps_text)
 
 TEST(errmsg_truncates_long_messages)
 {
-    char big[2000];
+    char big[ERRMSG_MAX * 2];
 
     memset(big, 'a', sizeof(big) - 1);
     big[sizeof(big) - 1] = '\0';
