@@ -211,8 +211,11 @@ note_holder(struct lease *l, const char *holder)
     snprintf(l->seen_holder, sizeof(l->seen_holder), "%s", holder);
     log_kv(LOG_INFO, "lease", "leader observed", "lease", l->name, "holder",
            holder, "self", l->identity, NULL);
-    if (l->o.new_leader)
+    if (l->o.new_leader) {
+        pthread_mutex_lock(&l->cb_mu); /* never alongside stopped_leading */
         l->o.new_leader(l->o.ud, holder);
+        pthread_mutex_unlock(&l->cb_mu);
+    }
 }
 
 /* try_once: 1 we hold the lease now, 0 we do not, < 0 an error. */
