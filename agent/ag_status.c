@@ -342,6 +342,10 @@ handler(void *cls, struct MHD_Connection *c, const char *url,
 
 static void
 mhd_log(void *cls, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+
+static void
+mhd_log(void *cls, const char *fmt, va_list ap)
 {
     char msg[256];
 
