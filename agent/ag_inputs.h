@@ -67,8 +67,8 @@ struct ag_prom {
 
 /* ag_prom_parse parses ISTIO_PROMETHEUS_ANNOTATIONS
  * {"scrape":"true","path":"/metrics","port":"8080"} (port as string or
- * number). scrape is 1 only for "true" with a valid port. 0, RC_PARSE,
- * RC_INVAL, RC_LIMIT, RC_NOMEM. */
+ * number). scrape is 1 only for "true" with a valid port. An empty input
+ * is scrape 0 with path NULL. 0, RC_PARSE, RC_INVAL, RC_LIMIT, RC_NOMEM. */
 int ag_prom_parse(struct ag_prom *out, const char *json, size_t len);
 void ag_prom_cleanup(struct ag_prom *p);
 

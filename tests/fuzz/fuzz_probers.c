@@ -98,8 +98,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         struct ag_prom p;
 
         if (ag_prom_parse(&p, text, n) == 0) {
-            assert(p.path && p.path[0] == '/');
-            url_clean(p.path);
+            /* empty input: nothing to scrape, no path */
+            assert(p.path != NULL || (n == 0 && !p.scrape));
+            if (p.path) {
+                assert(p.path[0] == '/');
+                url_clean(p.path);
+            }
             assert(!p.scrape || (p.port >= 1 && p.port <= 65535));
             ag_prom_cleanup(&p);
         }

@@ -182,6 +182,11 @@ TEST(ag_prom_annotations)
     REQUIRE(ag_prom_parse(&p, j4, strlen(j4)) == 0);
     CHECK_INT(p.scrape, 0); /* no port: nothing to scrape */
     ag_prom_cleanup(&p);
+    /* fuzz finding: an empty variable is "no scraping", path NULL */
+    REQUIRE(ag_prom_parse(&p, "", 0) == 0);
+    CHECK_INT(p.scrape, 0);
+    CHECK(p.path == NULL);
+    ag_prom_cleanup(&p);
     CHECK_INT(ag_prom_parse(&p, "{\"port\":\"x\"}", 12), RC_INVAL);
     CHECK_INT(ag_prom_parse(&p, "{\"path\":\"nos\"}", 14), RC_INVAL);
     CHECK_INT(ag_prom_parse(&p, "{\"path\":\"/a b\"}", 15), RC_INVAL);
