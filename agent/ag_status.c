@@ -340,8 +340,7 @@ handler(void *cls, struct MHD_Connection *c, const char *url,
     return respond_text(c, 404, "not found");
 }
 
-static void
-mhd_log(void *cls, const char *fmt, va_list ap)
+static void mhd_log(void *cls, const char *fmt, va_list ap)
     __attribute__((format(printf, 2, 0)));
 
 static void
