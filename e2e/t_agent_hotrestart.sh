@@ -14,7 +14,7 @@ mkdir -p "$MZ_WORK/certs" "$MZ_WORK/pod"
 kubelet_publish "$MZ_WORK/certs" "$MZ_WORK/certset1"
 export POD_NAME=hr-1 POD_NAMESPACE=default INSTANCE_IP=127.0.0.1 FAKE_ENVOY_READY_DELAY=0
 
-start_agent --parent-shutdown-duration 1s --parent-shutdown-grace 2500ms \
+start_agent --parent-shutdown-duration 1s --parent-shutdown-grace 4s \
     --stop-grace 2s --cert-debounce 200ms
 wait_until 10 ready_via_envoy || fail "not ready"
 pid0=$(ev field start pid epoch=0)
@@ -55,11 +55,11 @@ t0=$(date +%s%N)
 kubelet_publish "$MZ_WORK/certs" "$MZ_WORK/certset3"
 wait_until 5 ev_eq 1 count start epoch=2 || fail "no epoch 2"
 wait_until 5 ev_eq 1 count terminate_ignored epoch=1 || fail "parent 1 was not asked to terminate"
-wait_until 8 ev_eq 1 count sigterm epoch=1 || fail "the agent did not SIGTERM parent epoch 1"
+wait_until 10 ev_eq 1 count sigterm epoch=1 || fail "the agent did not SIGTERM parent epoch 1"
 el=$((($(date +%s%N) - t0) / 1000000))
 wait_until 3 exited "$pid1" || fail "parent epoch 1 (pid $pid1) still running"
-[ "$el" -ge 3300 ] || fail "parent stopped after ${el} ms, before parent-shutdown + grace (3.5 s)"
-ok "a parent ignoring the hand-over is SIGTERMed by the agent after ${el} ms (1 s + 2.5 s grace)"
+[ "$el" -ge 4800 ] || fail "parent stopped after ${el} ms, before parent-shutdown + grace (5 s)"
+ok "a parent ignoring the hand-over is SIGTERMed by the agent after ${el} ms (1 s + 4 s grace)"
 rm -f "$MZ_WORK/cfg/fake-envoy-ignore-terminate"
 
 # 4. a burst (two swaps inside the debounce window): one restart
