@@ -458,6 +458,8 @@ backoff(struct kube_watch_loop *l, int failures)
     return d / 2 + (int64_t)(rnd(l) % (uint64_t)(d / 2 + 1));
 }
 
+static void publish(struct kube_watch_loop *l);
+
 /* finish ends a watch for good: unlink, on_stop, free. */
 static void
 finish(struct kube_watch_loop *l, struct watch *w, int rc)
@@ -469,6 +471,7 @@ finish(struct kube_watch_loop *l, struct watch *w, int rc)
         }
     if (rc == RC_GONE)
         l->st.gone++;
+    publish(l); /* the owner may look at the stats from on_stop */
     if (!w->removed && w->on_stop)
         w->on_stop(w->ud, rc);
     watch_free(l, w);
