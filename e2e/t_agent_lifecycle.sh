@@ -88,4 +88,37 @@ rc=$?
 AGENT_PID=
 [ "$rc" = 0 ] || fail "exit status after /quitquitquit: $rc"
 ok "POST /quitquitquit: exit in ${el} ms (no 20 s drain), status 0; GET is 405"
+
+# 4. POST /drain drains now; a later SIGTERM does not wait again
+agent_ports
+drains=$(ev count drain_listeners)
+start_agent --drain-duration 20s
+wait_until 10 ready_via_envoy || fail "third agent not ready"
+[ "$(http_code "http://127.0.0.1:$STATUS_PORT/drain" -X POST)" = 200 ] || fail "POST /drain"
+wait_until 3 ev_eq $((drains + 1)) count drain_listeners || fail "POST /drain did not drain"
+alive "$AGENT_PID" || fail "POST /drain stopped the agent"
+t0=$(date +%s%N)
+kill -TERM "$AGENT_PID"
+wait_until 6 exited "$AGENT_PID" || fail "agent waited the drain again after /drain"
+el=$((($(date +%s%N) - t0) / 1000000))
+wait "$AGENT_PID"
+AGENT_PID=
+[ "$(ev count drain_listeners)" = $((drains + 1)) ] || fail "drained twice"
+ok "POST /drain drains at once; the SIGTERM after it stops in ${el} ms"
+
+# 5. Envoy cannot even start: restarts with backoff, and the status (127)
+# is what the agent exits with
+agent_ports
+start_agent --envoy-binary "$MZ_WORK/no-such-envoy" --backoff-initial 200ms
+wait_until 5 grep -q 'envoy start failed' "$MZ_WORK/agent.log" || fail "no start failure logged"
+sleep 0.8
+n=$(grep -c 'envoy start failed' "$MZ_WORK/agent.log")
+[ "$n" -ge 2 ] || fail "a failed start is not retried ($n attempts)"
+kill -TERM "$AGENT_PID"
+wait_until 5 exited "$AGENT_PID" || fail "agent did not stop during backoff"
+wait "$AGENT_PID"
+rc=$?
+AGENT_PID=
+[ "$rc" = 127 ] || fail "exit status $rc after failed starts, want 127"
+ok "a missing Envoy binary: retried with backoff ($n attempts), SIGTERM exits 127"
 echo "PASS"

@@ -40,8 +40,14 @@ export ISTIO_KUBE_APP_PROBERS="{\"/app-health/app/livez\":{\"tcpSocket\":{\"port
 \"/app-lifecycle/app/prestopz\":{\"httpGet\":{\"path\":\"/hdr\",\"port\":$APP,\"httpHeaders\":[{\"name\":\"X-Probe\",\"value\":\"yes\"}]}}}"
 export ISTIO_PROMETHEUS_ANNOTATIONS="{\"scrape\":\"true\",\"path\":\"/metrics\",\"port\":\"$APP\"}"
 
+printf 'stats_flush_interval: 7s\n' >"$MZ_WORK/override.yaml"
+export ISTIO_BOOTSTRAP_OVERRIDE="$MZ_WORK/override.yaml"
+
 start_agent
 wait_until 10 ready_via_envoy || fail "not ready"
+ev argv 0 | grep -q -- '--config-yaml stats_flush_interval: 7s' ||
+    fail "ISTIO_BOOTSTRAP_OVERRIDE not passed as --config-yaml: $(ev argv 0)"
+ok "ISTIO_BOOTSTRAP_OVERRIDE reaches Envoy as --config-yaml"
 S="http://127.0.0.1:$STATUS_PORT"
 
 expect() { # expect PATH CODE WHAT
