@@ -292,8 +292,9 @@ xds_cluster(const struct ag_opts *o, const struct ag_node *n, const char *host,
     return c;
 }
 
-/* metadata: ISTIO_META_* (prefix stripped) first, then what the agent
- * knows, each only when ISTIO_META_* did not already set it. */
+/* metadata: ISTIO_META_* (prefix stripped, strings) and ISTIO_METAJSON_*
+ * (JSON values) first, then what the agent knows, each only when the
+ * environment did not already set it. */
 static json_t *
 node_metadata(const struct ag_opts *o, const struct ag_node *n, char **envp,
               const json_t *labels, const json_t *annotations)
@@ -333,6 +334,25 @@ node_metadata(const struct ag_opts *o, const struct ag_node *n, char **envp,
         key[kl] = '\0';
         /* a value that is not UTF-8 cannot go into JSON: left out */
         json_object_set_new(md, key, json_string(eq + 1));
+    }
+    /* ISTIO_METAJSON_<X>: a JSON value (Istio's form for maps such as
+     * LABELS); one that does not parse is left out */
+    for (char **e = envp; e && *e; e++) {
+        const char *eq = strchr(*e, '=');
+        char key[256];
+        size_t kl;
+        json_t *v; /* owned until set */
+
+        if (strncmp(*e, "ISTIO_METAJSON_", 15) != 0 || eq == NULL)
+            continue;
+        kl = (size_t)(eq - *e) - 15;
+        if (kl == 0 || kl >= sizeof key || strlen(eq + 1) > (1 << 20))
+            continue;
+        memcpy(key, *e + 15, kl);
+        key[kl] = '\0';
+        v = json_loads(eq + 1, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, NULL);
+        if (v && json_object_set_new(md, key, v) != 0)
+            goto fail;
     }
     if (mem_oom_seen())
         goto fail;

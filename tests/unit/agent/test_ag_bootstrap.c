@@ -18,6 +18,8 @@ static char *env_pod[] = {"POD_NAME=reviews-v1-xyz",
                           "ISTIO_META_MESH_ID=mesh1",
                           "TRUST_DOMAIN=example.org",
                           "PROXY_CONFIG={\"concurrency\":2}",
+                          "ISTIO_METAJSON_EXTRA={\"k\":[1,2]}",
+                          "ISTIO_METAJSON_BROKEN={",
                           "HOME=/root",
                           NULL};
 
@@ -138,6 +140,8 @@ TEST(ag_bootstrap_document)
     CHECK_STR(jutil_path_str(md, "ANNOTATIONS.a"), "b");
     CHECK(json_integer_value(jutil_path(md, "PROXY_CONFIG.concurrency")) == 2);
     CHECK(jutil_str(md, "HOME") == NULL);
+    CHECK(json_array_size(jutil_path(md, "EXTRA.k")) == 2);
+    CHECK(json_object_get(md, "BROKEN") == NULL);
     CHECK_STR(jutil_path_str(b, "admin.address.socket_address.address"),
               "127.0.0.1");
     CHECK(json_integer_value(jutil_path(
