@@ -210,8 +210,9 @@ load_inputs(struct run *r)
     if (*r->o->bootstrap_override) {
         size_t len = 0;
 
-        rc = read_file(r->o->bootstrap_override, AG_INPUT_MAX_BYTES,
-                       &r->override_yaml, &len);
+        /* it becomes one argv string: the kernel caps those at 128 KiB */
+        rc = read_file(r->o->bootstrap_override, 100 << 10, &r->override_yaml,
+                       &len);
         if (rc != 0)
             log_kv(LOG_WARN, "agent", "bootstrap override ignored", "err",
                    errmsg_get(), NULL);
