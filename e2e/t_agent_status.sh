@@ -125,4 +125,32 @@ echo "$m" | grep -q '^app_requests_total' && fail "app metrics from a dead app"
 m=$(curl -s --max-time 10 "$S/stats/prometheus")
 echo "$m" | grep -q '^mizzen_agent_scrape_failures_total [1-9]' || fail "scrape failure not counted"
 ok "app down: still Envoy + agent metrics, failure counted"
+
+# scrape caps: an app answering 2 MB (cap 64 KiB) and one answering after
+# 3 s (timeout 500 ms) are left out; the scrape still answers, quickly
+kill -TERM "$AGENT_PID"
+wait_until 10 exited "$AGENT_PID" || fail "agent did not stop"
+wait "$AGENT_PID"
+read -r APP2 <<<"$(free_ports 1)"
+$PY "$MZ_ROOT/e2e/agent/app.py" "$APP2" "$MZ_WORK/app" &
+remember $!
+wait_until 10 bash -c "curl -s -o /dev/null http://127.0.0.1:$APP2/live" || fail "app 2 did not start"
+for what in big slow; do
+    agent_ports
+    export ISTIO_PROMETHEUS_ANNOTATIONS="{\"scrape\":\"true\",\"path\":\"/$what\",\"port\":\"$APP2\"}"
+    start_agent --scrape-max-bytes 65536 --scrape-timeout 500ms
+    wait_until 10 ready_via_envoy || fail "agent ($what) not ready"
+    t0=$(date +%s%N)
+    m=$(curl -s --max-time 10 "http://127.0.0.1:$STATUS_PORT/stats/prometheus")
+    el=$((($(date +%s%N) - t0) / 1000000))
+    echo "$m" | grep -q '^envoy_server_state{} 0$' || fail "$what: Envoy metrics missing"
+    echo "$m" | grep -q '^big_metric' && fail "$what: app metrics over the cap were merged"
+    [ "$el" -lt 2500 ] || fail "$what: scrape took ${el} ms with a 500 ms timeout"
+    grep -q "scrape failed.*$APP2/$what" "$MZ_WORK/agent.log" || fail "$what: failure not logged"
+    kill -TERM "$AGENT_PID"
+    wait_until 10 exited "$AGENT_PID" || fail "agent ($what) did not stop"
+    wait "$AGENT_PID"
+    AGENT_PID=
+    ok "app scrape '$what' left out (cap 64 KiB / timeout 500 ms), merged answer in ${el} ms"
+done
 echo "PASS"

@@ -8,6 +8,7 @@ GET /ready    the status code in STATE_DIR/ready (default 200); the
 GET /live     200
 GET /slow     sleeps 3 s, then 200
 GET /hdr      200 when the request has "X-Probe: yes", else 418
+GET /big      2 MB of Prometheus text (for the scrape size cap)
 GET /metrics  Prometheus text: app_requests_total, plus a family the
               stand-in Envoy also exports (envoy_fake_stand_in), which the
               agent's merge must drop
@@ -57,6 +58,8 @@ class H(http.server.BaseHTTPRequestHandler):
             return self.reply(200, "slow\n")
         if self.path == "/hdr":
             return self.reply(200 if self.headers.get("X-Probe") == "yes" else 418, "hdr\n")
+        if self.path == "/big":
+            return self.reply(200, "".join("big_metric{i=\"%d\"} 1\n" % i for i in range(80000)))
         if self.path == "/metrics":
             return self.reply(200, "# HELP app_requests_total Requests seen by the app.\n"
                                    "# TYPE app_requests_total counter\n"
@@ -69,6 +72,9 @@ class H(http.server.BaseHTTPRequestHandler):
 class S(socketserver.ThreadingMixIn, http.server.HTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+
+    def handle_error(self, request, client_address):
+        pass  # a client that hangs up early (a capped scrape) is expected
 
 
 S(("127.0.0.1", PORT), H).serve_forever(poll_interval=0.1)
