@@ -423,23 +423,25 @@ void
 op_opts_describe(const struct op_opts *o, char *out, size_t cap)
 {
     static const char *const srcs[] = {"default", "mesh", "env", "flag"};
-    char a[32], b[32], c[32], d[32];
-    size_t n;
+    char a[32], b[32], c[32], d[32], e[32], win[16] = "any";
 
-    n = (size_t)snprintf(
-        out, cap,
-        "ns=%s td=%s ttl=%s(%s) grace=%.3g(%s) min_grace=%s window=%s%02d:%02d-"
-        "%02d:%02d offset=%s root_ttl=%s key=%s overlap=%s leader_elect=%d",
-        o->ns, o->trust_domain,
-        clock_format_duration(a, sizeof(a), o->workload_ttl), srcs[o->src[3]],
-        o->grace_ratio, srcs[o->src[4]],
-        clock_format_duration(b, sizeof(b), o->min_grace),
-        o->window.set ? "" : "none:", o->window.start_min / 60,
-        o->window.start_min % 60, o->window.end_min / 60,
-        o->window.end_min % 60,
-        clock_format_duration(c, sizeof(c), o->clock_offset),
-        clock_format_duration(d, sizeof(d), o->root_ttl),
-        pki_key_type_name(o->key_type),
-        clock_format_duration(a, sizeof(a), o->root_overlap), o->leader_elect);
-    (void)n;
+    if (o->window.set)
+        snprintf(win, sizeof(win), "%02d:%02d-%02d:%02d",
+                 o->window.start_min / 60, o->window.start_min % 60,
+                 o->window.end_min / 60, o->window.end_min % 60);
+    snprintf(out, cap,
+             "ns=%s trust_domain=%s(%s) ttl=%s(%s) grace_ratio=%.3g(%s) "
+             "min_grace=%s window=%s(%s) clock_offset=%s root_ttl=%s key=%s "
+             "root_grace=%.3g/%llds overlap=%s leader_elect=%d workers=%d",
+             o->ns, o->trust_domain, srcs[o->src[2]],
+             clock_format_duration(a, sizeof(a), o->workload_ttl),
+             srcs[o->src[3]], o->grace_ratio, srcs[o->src[4]],
+             clock_format_duration(b, sizeof(b), o->min_grace), win,
+             srcs[o->src[6]],
+             clock_format_duration(c, sizeof(c), o->clock_offset),
+             clock_format_duration(d, sizeof(d), o->root_ttl),
+             pki_key_type_name(o->key_type), o->root_grace_ratio,
+             (long long)o->root_grace,
+             clock_format_duration(e, sizeof(e), o->root_overlap),
+             o->leader_elect, o->workers);
 }
