@@ -424,6 +424,6 @@ def main(argv):
     cfg = parse_args(argv)
     try:
         return App(cfg).run()
-    except RuntimeError as e:
+    except (RuntimeError, OSError) as e:
         print("apiserver emulator: %s" % e, file=sys.stderr)
         return 1
