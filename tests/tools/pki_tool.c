@@ -3,6 +3,7 @@
  *
  *   pki_tool root DIR [--key-type T] [--ttl D] [--cn CN] [--org O]
  *       a self-signed root: DIR/ca-cert.pem, ca-key.pem, root-cert.pem
+ *       (output folders are created, one level)
  *   pki_tool issue CADIR OUTDIR [--uri U]... [--dns D]... [--cn CN]
  *                  [--ttl D] [--key-type T]
  *       loads the CA from CADIR (ca-cert.pem, ca-key.pem and, when present,
@@ -26,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define MAX_SANS 16
@@ -92,6 +94,7 @@ put(const char *dir, const char *name, const char *data, size_t n, int mode)
     int fd;
     ssize_t w;
 
+    mkdir(dir, 0755); /* the output folder, if it is not there yet */
     snprintf(path, sizeof(path), "%s/%s", dir, name);
     fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, mode);
     if (fd < 0) {
