@@ -21,8 +21,7 @@ if [ ! -x "$tool" ]; then
     tool="$W/pki_tool"
     (cd "$MZ_ROOT" &&
         cc -std=c11 -D_GNU_SOURCE -I. -O1 -o "$tool" tests/tools/pki_tool.c \
-            lib/buf.c lib/clock.c lib/errmsg.c lib/mem.c lib/pki.c \
-            lib/pkica.c lib/pkiissue.c lib/pkirot.c \
+            lib/buf.c lib/clock.c lib/errmsg.c lib/mem.c lib/pki*.c \
             $(pkg-config --cflags --libs openssl jansson) -pthread)
 fi
 openssl version

@@ -1,9 +1,11 @@
-/* pkipriv.h: the insides of lib/pki's opaque types, shared by pki.c (keys,
- * PEM, certificates), pkica.c (CA, verification), pkiissue.c (issuing) and
- * pkirot.c. Nothing outside lib/pki*.c includes this. */
+/* pkipriv.h: the insides of lib/pki's opaque types and the helpers its
+ * files share: pkipem.c (PEM, DER helpers, errors), pkikey.c (keys), pki.c
+ * (certificates, bundles), pkica.c (CA, verification), pkiissue.c
+ * (issuing), pkirot.c (rotation). Nothing outside lib/pki*.c includes it. */
 #ifndef MZ_PKIPRIV_H
 #define MZ_PKIPRIV_H
 
+#include "lib/buf.h"
 #include "lib/pki.h"
 
 #include <openssl/evp.h>
@@ -58,6 +60,36 @@ struct pki_ca {
     EVP_PKEY_CTX *pool[PKI_SIGN_POOL];
     int npool;
 };
+
+/* ---- PEM (pkipem.c) ---- */
+
+#define PKI_PEM_LABEL_MAX 40
+
+struct pki_pem_reader {
+    const char *p, *end;
+    int line;   /* 1-based line of p */
+    int blocks; /* blocks read so far */
+};
+
+struct pki_pem_block {
+    char label[PKI_PEM_LABEL_MAX];
+    unsigned char *der; /* mem_alloc'd; wipe before freeing if secret */
+    size_t len, cap;
+    int index; /* 1-based */
+};
+
+/* pki_pem_reader_init: RC_INVAL for NULL with a length, RC_LIMIT over
+ * PKI_PEM_MAX. */
+int pki_pem_reader_init(struct pki_pem_reader *r, const char *pem, size_t len);
+/* pki_pem_next reads the next block into *b (1 = got one, 0 = clean end of
+ * input, < 0 = error with errmsg set). Release b with pki_pem_block_release
+ * in every case (it wipes the decoded bytes). */
+int pki_pem_next(struct pki_pem_reader *r, struct pki_pem_block *b);
+void pki_pem_block_release(struct pki_pem_block *b);
+/* pki_pem_write appends one block of der (64-column base64) to out without
+ * leaving unwiped copies behind. */
+int pki_pem_write(struct buf *out, const char *label, const unsigned char *der,
+                  size_t n);
 
 /* pki_cert_wrap takes ownership of x (on success and on failure) and reads
  * its validity; RC_PARSE if a time cannot be read. */

@@ -1,6 +1,6 @@
-/* test_pki.c: keys, the strict PEM reader/writer, certificates and bundles
- * of lib/pki (pki.c). Keys in other encodings are made with OpenSSL here, so
- * that our decoder meets what users' tools write. */
+/* test_pki.c: keys (pkikey.c), the strict PEM reader/writer (pkipem.c),
+ * certificates and bundles (pki.c) of lib/pki. Keys in other encodings are made
+ * with OpenSSL here, so that our decoder meets what users' tools write. */
 #include "lib/errmsg.h"
 #include "lib/mem.h"
 #include "lib/pki.h"
