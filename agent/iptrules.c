@@ -289,6 +289,10 @@ ctx_chain(struct bctx *b, const char *table, const char *chain)
 }
 
 /* put inserts a formatted rule at 0-based index pos (SIZE_MAX: append). */
+static void vput(struct bctx *b, const char *table, const char *chain,
+                 size_t pos, const char *fmt, va_list ap)
+    __attribute__((format(printf, 5, 0)));
+
 static void
 vput(struct bctx *b, const char *table, const char *chain, size_t pos,
      const char *fmt, va_list ap)
