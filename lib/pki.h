@@ -267,7 +267,9 @@ const char *pki_verify_reason_str(int reason);
 
 /* pki_verify checks that the first cert of chain_pem chains, through the
  * other certs of chain_pem, to one of the roots of roots_pem (several roots
- * are fine: a trust bundle during root rotation) at time now. 0 on success;
+ * are fine: a trust bundle during root rotation) at time now. Roots are
+ * anchors only if self-signed: an intermediate placed among the roots does
+ * not end a chain (no partial chains, as `openssl verify` by default). 0 on success;
  * RC_PARSE/RC_LIMIT if a PEM cannot be read (reason MALFORMED), RC_TLS with
  * the reason and OpenSSL's explanation in errmsg otherwise. *reason (may be
  * NULL) is set in every case. */

@@ -156,6 +156,19 @@ TEST(pki_key_encode_matches_openssl_pkcs8)
     }
 }
 
+TEST(pki_key_generate_after_global_cleanup)
+{
+    struct pki_key *a = NULL, *b = NULL;
+
+    REQUIRE(pki_key_generate(&a, PKI_EC_P256) == 0);
+    pki_global_cleanup();
+    pki_global_cleanup(); /* idempotent */
+    REQUIRE(pki_key_generate(&b, PKI_EC_P256) == 0);
+    CHECK_INT(pki_key_type_get(b), PKI_EC_P256);
+    pki_key_free(a);
+    pki_key_free(b);
+}
+
 TEST(pki_key_generate_unknown_type)
 {
     struct pki_key *k = (struct pki_key *)1;
