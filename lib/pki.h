@@ -269,10 +269,10 @@ const char *pki_verify_reason_str(int reason);
  * other certs of chain_pem, to one of the roots of roots_pem (several roots
  * are fine: a trust bundle during root rotation) at time now. Roots are
  * anchors only if self-signed: an intermediate placed among the roots does
- * not end a chain (no partial chains, as `openssl verify` by default). 0 on success;
- * RC_PARSE/RC_LIMIT if a PEM cannot be read (reason MALFORMED), RC_TLS with
- * the reason and OpenSSL's explanation in errmsg otherwise. *reason (may be
- * NULL) is set in every case. */
+ * not end a chain (no partial chains, as `openssl verify` by default). 0 on
+ * success; RC_PARSE/RC_LIMIT if a PEM cannot be read (reason MALFORMED), RC_TLS
+ * with the reason and OpenSSL's explanation in errmsg otherwise. *reason (may
+ * be NULL) is set in every case. */
 int pki_verify(const char *chain_pem, size_t chain_len, const char *roots_pem,
                size_t roots_len, time_t now, int *reason);
 /* pki_verify_bundle: the same on decoded bundles (chain non-empty). */
