@@ -17,7 +17,7 @@ say "injection, admission.k8s.io/v1, ReplicaSet-made pod (generateName)"
 review v1 --api v1
 admit v1 injected
 grep -q 'msg=admission uid=d595ee3c-3c3a-4f53-a5d5-0f2f6b1b7b7a ns=team-a pod=web-7d4b9c7f8d- op=CREATE decision=injected' "$WH_LOG" ||
-    wait_for "admission log line" grep -q 'decision=injected' "$WH_LOG"
+    wait_for "admission log line" 'grep -q decision=injected "$WH_LOG"'
 grep 'msg=admission' "$WH_LOG" | grep -q 'ms=' || fail "log line lacks duration"
 grep -q 'nginx:1.25\|kube-root-ca' "$WH_LOG" && fail "log contains the pod body"
 echo "ok: one log line per admission (uid, ns, pod, decision, ms), no body"
@@ -54,7 +54,7 @@ admit kubesys allowed
 say "refused: invalid annotation"
 review bad --annotation traffic.sidecar.istio.io/includeInboundPorts=bad --uid bad-1
 admit bad refused traffic.sidecar.istio.io/includeInboundPorts
-wait_for "refusal log line" grep -q 'uid=bad-1 .*decision=refused' "$WH_LOG"
+wait_for "refusal log line" 'grep -q "uid=bad-1 .*decision=refused" "$WH_LOG"'
 
 say "not a pod, not CREATE"
 review deploy --kind Deployment --uid deploy-1
@@ -172,7 +172,7 @@ $PY "$WHD/client.py" "$WH_PORT" "$CERTS/ca.crt" "$MZ_WORK/v1.json" \
     "$MZ_WORK/inflight" inflight >"$MZ_WORK/inflight.out" 2>&1 &
 cpid=$!
 PIDS+=($cpid)
-wait_for "client sent half a request" test -e "$MZ_WORK/inflight/ready"
+wait_for "client sent half a request" 'test -e "$MZ_WORK/inflight/ready"'
 kill -TERM "$WH_PID"
 sleep 0.5
 kill -0 "$WH_PID" 2>/dev/null || fail "exited with a request in flight"

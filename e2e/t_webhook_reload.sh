@@ -52,12 +52,12 @@ $PY "$WHD/client.py" "$WH_PORT" "$CERTS/ca.crt" "$MZ_WORK/v1.json" "$MZ_WORK/ka"
     keepalive >"$MZ_WORK/ka.out" 2>&1 &
 kpid=$!
 PIDS+=($kpid)
-wait_for "keep-alive client's first request" test -e "$MZ_WORK/ka/ready"
+wait_for "keep-alive client's first request" 'test -e "$MZ_WORK/ka/ready"'
 grep -q "serial1 ${serial1#serial=} status1 200" "$MZ_WORK/ka.out" ||
     fail "first request: $(cat "$MZ_WORK/ka.out")"
 kube_volume "$TLS" tls.crt="$CERTS/srv2.crt" tls.key="$CERTS/srv2.key"
 t0=$(date +%s%N)
-wait_for "a new handshake sees srv2" test "$(serial_of)" = "$serial2"
+wait_for "a new handshake sees srv2" 'test "$(serial_of)" = "$serial2"'
 echo "ok: new handshake sees srv2 ($serial2) after $((($(date +%s%N) - t0) / 1000000)) ms"
 touch "$MZ_WORK/ka/go"
 wait "$kpid" || fail "keep-alive connection broke: $(cat "$MZ_WORK/ka.out")"
@@ -70,7 +70,7 @@ admit v1 injected
 
 say "bad certificate (key of another certificate) refused, srv2 stays"
 kube_volume "$TLS" tls.crt="$CERTS/srv3.crt" tls.key="$CERTS/srv1.key"
-wait_for "refusal logged" grep -q 'new certificate refused' "$WH_LOG"
+wait_for "refusal logged" 'grep -q "new certificate refused" "$WH_LOG"'
 [ "$(metric 'mizzen_webhook_reloads_total{kind="cert",result="failed"}')" = 1 ] ||
     fail "cert reloads failed metric"
 [ "$(serial_of)" = "$serial2" ] || fail "serving $(serial_of) after a bad cert"
@@ -79,21 +79,21 @@ echo "ok: still serving srv2, injection works"
 say "garbage certificate refused too"
 echo garbage >"$MZ_WORK/garbage.pem"
 kube_volume "$TLS" tls.crt="$MZ_WORK/garbage.pem" tls.key="$MZ_WORK/garbage.pem"
-wait_for "second refusal" test "$(metric 'mizzen_webhook_reloads_total{kind="cert",result="failed"}')" = 2
+wait_for "second refusal" 'test "$(metric "mizzen_webhook_reloads_total{kind=\"cert\",result=\"failed\"}")" = 2'
 [ "$(serial_of)" = "$serial2" ] || fail "serving $(serial_of) after garbage"
 say "then a good one is taken"
 kube_volume "$TLS" tls.crt="$CERTS/srv3.crt" tls.key="$CERTS/srv3.key"
-wait_for "srv3 served" test "$(serial_of)" = "$serial3"
+wait_for "srv3 served" 'test "$(serial_of)" = "$serial3"'
 echo "ok: srv3 ($serial3)"
 
 say "config reload: new values -> new image"
 kube_volume "$CFG" config="$MZ_WORK/config1" values="$MZ_WORK/values.2"
-wait_for "registry.two image" test "$(inject_image)" = "registry.two/mesh/proxyv2:v2"
+wait_for "registry.two image" 'test "$(inject_image)" = registry.two/mesh/proxyv2:v2'
 echo "ok: image $(inject_image)"
 
 say "bad config refused, the last good one stays in force"
 kube_volume "$CFG" config="$MZ_WORK/config1" values="$MZ_WORK/values.bad"
-wait_for "config refusal logged" grep -q 'new injector configuration refused' "$WH_LOG"
+wait_for "config refusal logged" 'grep -q "new injector configuration refused" "$WH_LOG"'
 grep 'new injector configuration refused' "$WH_LOG" | grep -q "$CFG" ||
     fail "refusal log line does not name the config"
 img=$(inject_image)
@@ -116,13 +116,13 @@ hub=$($PY -c 'import json,sys,yaml; print(json.loads(yaml.safe_load(open(sys.arg
 sed -e "s#\"$hub\"#\"registry.three/x\"#" "$MZ_WORK/cm.orig" >"$MZ_WORK/cm.new"
 grep -q registry.three "$MZ_WORK/cm.new" || fail "could not set the hub in the shipped ConfigMap"
 mv "$MZ_WORK/cm.new" "$MZ_WORK/cm.yaml"
-wait_for "ready after a valid config" test "$(curl_wh /readyz)" = 200
+wait_for "ready after a valid config" 'test "$(curl_wh /readyz)" = 200'
 img=$(inject_image)
 [ "${img%%/*}" = registry.three ] || fail "image $img from the ConfigMap object"
 echo "ok: ready; image $img"
 say "in-place rewrite of a plain file is seen too"
 sed -e "s#\"$hub\"#\"registry.four/x\"#" "$MZ_WORK/cm.orig" >"$MZ_WORK/cm.yaml"
-wait_for "registry.four image" test "$(inject_image | cut -d/ -f1)" = registry.four
+wait_for "registry.four image" 'test "$(inject_image | cut -d/ -f1)" = registry.four'
 echo "ok: $(inject_image)"
 wh_stop
 echo PASS

@@ -282,6 +282,8 @@ inject_begin(struct wh_server *s, struct MHD_Connection *c, const char *url,
         wh_metrics_admission(WH_BADREQ, 0);
         snprintf(msg, sizeof(msg),
                  "request body is over the limit of %zu bytes", s->o.max_body);
+        log_kv(LOG_INFO, "webhook", "admission rejected", "code", "413",
+               "error", msg, NULL);
         return send_msg(s, c, 413, msg);
     }
     rq = mem_calloc(1, sizeof(*rq));

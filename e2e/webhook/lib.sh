@@ -105,12 +105,13 @@ metric() {
         awk -v m="$1" '$1 == m { print $2 }'
 }
 
-# wait_for DESC CMD...: retries CMD for up to 15 s.
+# wait_for DESC 'CONDITION': evaluates the shell CONDITION (a string, so
+# command substitutions in it run again on every try) for up to 15 s.
 wait_for() {
     local desc=$1 i
     shift
     for i in $(seq 1 150); do
-        if "$@" >/dev/null 2>&1; then
+        if eval "$*" >/dev/null 2>&1; then
             return 0
         fi
         sleep 0.1
