@@ -29,12 +29,12 @@ op_cm_project(void *ud, const json_t *obj, struct buf *blob)
 static json_t *
 build(const char *ns, const struct inf_obj *cur, const char *bundle)
 {
-    json_t *cm = json_pack("{s:s,s:s,s:{s:s,s:s},s:{s:s}}", "apiVersion", "v1",
-                           "kind", "ConfigMap", "metadata", "name",
-                           OP_BUNDLE_CM, "namespace", ns, "data",
-                           OP_BUNDLE_KEY, bundle);
+    json_t *cm =
+        json_pack("{s:s,s:s,s:{s:s,s:s},s:{s:s}}", "apiVersion", "v1", "kind",
+                  "ConfigMap", "metadata", "name", OP_BUNDLE_CM, "namespace",
+                  ns, "data", OP_BUNDLE_KEY, bundle);
     json_t *md = cm ? json_object_get(cm, "metadata") : NULL; /* borrowed */
-    json_t *labels;                                          /* owned */
+    json_t *labels;                                           /* owned */
     const char *k, *v;
     int fail = md == NULL;
 
@@ -96,9 +96,9 @@ op_bundle_reconcile(struct op_ctx *c, const char *ns, int64_t *requeue_ms)
     }
     log_kv(LOG_INFO, "bundle", "reconciled", "ns", ns, "name", OP_BUNDLE_CM,
            "action", action, "reason",
-           cur == NULL ? "missing"
-                       : (have == NULL ? "root-cert.pem missing"
-                                       : "bundle differs"),
+           cur == NULL
+               ? "missing"
+               : (have == NULL ? "root-cert.pem missing" : "bundle differs"),
            NULL);
 done:
     (void)requeue_ms;

@@ -66,10 +66,9 @@ int
 op_ca_snap_from_secret(struct op_ca_snap **out, const json_t *secret,
                        int plugged, time_t now)
 {
-    static const char *const KEYS[] = {"ca-cert.pem", "ca-key.pem",
-                                       "root-cert.pem", "cert-chain.pem",
-                                       "next-ca-cert.pem",
-                                       "previous-ca-cert.pem"};
+    static const char *const KEYS[] = {
+        "ca-cert.pem",    "ca-key.pem",       "root-cert.pem",
+        "cert-chain.pem", "next-ca-cert.pem", "previous-ca-cert.pem"};
     char *pem[6] = {0};
     size_t len[6] = {0};
     const json_t *ann = jutil_path(secret, "metadata.annotations");
@@ -89,11 +88,12 @@ op_ca_snap_from_secret(struct op_ca_snap **out, const json_t *secret,
             goto done;
     }
     s = mem_calloc(1, sizeof(*s));
+    if (s != NULL)
+        atomic_init(&s->refs, 1);
     if (s == NULL || (rc = pki_bundle_new(&bundle)) != 0) {
         rc = rc ? rc : errmsg_set(RC_NOMEM, "out of memory");
         goto done;
     }
-    atomic_init(&s->refs, 1);
     s->plugged = plugged;
     snprintf(s->source_rv, sizeof(s->source_rv), "%s", rv ? rv : "");
     in.ca_cert = pem[0];
@@ -106,8 +106,9 @@ op_ca_snap_from_secret(struct op_ca_snap **out, const json_t *secret,
         in.cert_chain = pem[3];
         in.cert_chain_len = len[3];
     } else {
-        s->requested = jutil_str(ann, OP_ROTATE_ANNOTATION) != NULL &&
-                       strcmp(jutil_str(ann, OP_ROTATE_ANNOTATION), "true") == 0;
+        s->requested =
+            jutil_str(ann, OP_ROTATE_ANNOTATION) != NULL &&
+            strcmp(jutil_str(ann, OP_ROTATE_ANNOTATION), "true") == 0;
         if ((rc = op_root_phase_parse(
                  &s->phase, jutil_str(ann, OP_PHASE_ANNOTATION))) != 0)
             goto done;
@@ -132,8 +133,7 @@ op_ca_snap_from_secret(struct op_ca_snap **out, const json_t *secret,
                 rc = errmsg_set(RC_INVAL, "phase publish without "
                                           "next-ca-cert.pem");
             else
-                rc = bundle_add_pem(bundle, pem[4], len[4],
-                                    "next-ca-cert.pem");
+                rc = bundle_add_pem(bundle, pem[4], len[4], "next-ca-cert.pem");
         }
     }
     if (rc != 0 ||
@@ -147,8 +147,8 @@ op_ca_snap_from_secret(struct op_ca_snap **out, const json_t *secret,
         for (size_t i = 0; rc == 0 && i < pki_bundle_count(roots); i++)
             rc = pki_bundle_add(sr, pki_bundle_get(roots, i));
         if (rc == 0)
-            rc = pki_bundle_encode(&s->signing_roots, &s->signing_roots_len,
-                                   sr);
+            rc =
+                pki_bundle_encode(&s->signing_roots, &s->signing_roots_len, sr);
         if (rc == 0 && pki_bundle_count(roots) > 0) {
             s->root_nb = pki_cert_not_before(pki_bundle_get(roots, 0));
             s->root_na = pki_cert_not_after(pki_bundle_get(roots, 0));
@@ -467,8 +467,8 @@ rotate(struct op_ctx *c, struct op_ca_snap *s, int64_t *requeue_ms)
         json_decref(upd);
         return 0;
     }
-    rc = kube_update(c->wc, &KUBE_SECRETS, o->ns, OP_CA_SECRET, NULL, upd,
-                     &got);
+    rc =
+        kube_update(c->wc, &KUBE_SECRETS, o->ns, OP_CA_SECRET, NULL, upd, &got);
     json_decref(upd);
     atomic_fetch_add(&c->writes, 1);
     if (rc != 0) {
@@ -480,12 +480,10 @@ rotate(struct op_ctx *c, struct op_ca_snap *s, int64_t *requeue_ms)
         static const char *const STEP[] = {"wait", "started", "switched",
                                            "settled", "finished"};
         log_kv(LOG_INFO, "ca", "root rotation", "ns", o->ns, "name",
-               OP_CA_SECRET, "action", "rotated", "step", STEP[step],
-               "reason",
-               step == OP_ROOT_START
-                   ? (s->requested ? "requested by annotation"
-                                   : "root nears expiry")
-                   : "",
+               OP_CA_SECRET, "action", "rotated", "step", STEP[step], "reason",
+               step == OP_ROOT_START ? (s->requested ? "requested by annotation"
+                                                     : "root nears expiry")
+                                     : "",
                NULL);
     }
     *requeue_ms = 100;

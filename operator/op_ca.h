@@ -64,8 +64,8 @@ void op_ca_snap_unref(struct op_ca_snap *s); /* NULL is a no-op */
 /* op_ca_root_new makes a self-signed root (key type, ttl) and returns its
  * PEMs (cert: mem_free; key: pki_secret_free). */
 int op_ca_root_new(char **cert_pem, size_t *cert_len, char **key_pem,
-                   size_t *key_len, int key_type, int64_t ttl,
-                   const char *org, time_t now);
+                   size_t *key_len, int key_type, int64_t ttl, const char *org,
+                   time_t now);
 
 /* op_ca_secret_build: a new istio-ca-secret object (for CREATE). */
 int op_ca_secret_build(json_t **out, const char *ns, const char *cert_pem,

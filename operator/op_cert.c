@@ -199,11 +199,10 @@ op_cert_view_build(struct op_cert_view *v, const struct inf_obj *o,
     v->not_before = field_time(o, "nb");
     v->not_after = field_time(o, "na");
     f = inf_obj_field(o, "uri");
-    v->san_ok = (w->uri ? f != NULL && strcmp(f, w->uri) == 0
-                        : f != NULL && *f == 0) &&
-                dns_equal(inf_obj_field(o, "dns") ? inf_obj_field(o, "dns")
-                                                  : "",
-                          w->dns, w->ndns);
+    v->san_ok =
+        (w->uri ? f != NULL && strcmp(f, w->uri) == 0 : f != NULL && *f == 0) &&
+        dns_equal(inf_obj_field(o, "dns") ? inf_obj_field(o, "dns") : "",
+                  w->dns, w->ndns);
     v->chain_ok = pki_verify(chain, strlen(chain), s->bundle, s->bundle_len,
                              now, NULL) == 0;
     v->current_ca = pki_verify(chain, strlen(chain), s->signing_roots,
@@ -268,10 +267,9 @@ meta(const struct inf_obj *cur, const struct op_cert_want *w)
         if (w->sa_uid != NULL)
             fail |= json_object_set_new(
                         md, "ownerReferences",
-                        json_pack("[{s:s,s:s,s:s,s:s,s:b}]", "apiVersion",
-                                  "v1", "kind", "ServiceAccount", "name",
-                                  w->sa, "uid", w->sa_uid, "controller",
-                                  1)) != 0;
+                        json_pack("[{s:s,s:s,s:s,s:s,s:b}]", "apiVersion", "v1",
+                                  "kind", "ServiceAccount", "name", w->sa,
+                                  "uid", w->sa_uid, "controller", 1)) != 0;
     }
     if (fail) {
         json_decref(md);
@@ -399,9 +397,9 @@ op_cert_reconcile(struct op_ctx *c, const struct inf_obj *o,
         if (d.next != 0)
             *requeue_ms = op_delay_ms(d.next) + 10;
         op_time_format(until, d.next);
-        log_kv(strcmp(d.verb, "deferred") == 0 ? LOG_INFO : LOG_DEBUG,
-               w->comp, "reconciled", "ns", w->ns, "name", w->name, "action",
-               d.verb, "reason", d.why, "next", until, NULL);
+        log_kv(strcmp(d.verb, "deferred") == 0 ? LOG_INFO : LOG_DEBUG, w->comp,
+               "reconciled", "ns", w->ns, "name", w->name, "action", d.verb,
+               "reason", d.why, "next", until, NULL);
         goto done;
     }
     if (!op_may_write(c)) /* a standby only keeps its cache warm */

@@ -37,15 +37,15 @@ int op_secret_project(void *ud, const json_t *obj, struct buf *blob);
 
 /* What a certificate Secret must be. */
 struct op_cert_want {
-    const char *ns, *name;     /* the Secret */
-    const char *type;          /* its type when created */
+    const char *ns, *name; /* the Secret */
+    const char *type;      /* its type when created */
     const struct op_cert_keys *keys;
-    const char *uri;           /* URI SAN (SPIFFE id) or NULL */
-    const char *const *dns;    /* DNS SANs */
+    const char *uri;        /* URI SAN (SPIFFE id) or NULL */
+    const char *const *dns; /* DNS SANs */
     size_t ndns;
-    const char *cn;            /* subject CN or NULL */
-    const char *sa, *sa_uid;   /* owner ServiceAccount (workload) or NULL */
-    const char *comp;          /* log component ("wlsecret", "whcert") */
+    const char *cn;          /* subject CN or NULL */
+    const char *sa, *sa_uid; /* owner ServiceAccount (workload) or NULL */
+    const char *comp;        /* log component ("wlsecret", "whcert") */
 };
 
 /* op_cert_view_build: the decision's input from the cached object (NULL:

@@ -50,8 +50,12 @@ op_cert_decide(struct op_cert_decision *d, const struct op_cert_view *v,
         set(d, OP_CERT_ISSUE, "rotated", "issued by a previous root", 0);
         return;
     }
-    renew_at = pki_renew_at(v->not_before, v->not_after, p->grace_ratio,
-                            p->min_grace);
+    if (!v->meta_ok) { /* owner, annotation: rewrite the whole Secret */
+        set(d, OP_CERT_ISSUE, "repaired", "metadata differs", 0);
+        return;
+    }
+    renew_at =
+        pki_renew_at(v->not_before, v->not_after, p->grace_ratio, p->min_grace);
     deadline = v->not_after - (p->min_grace > 0 ? p->min_grace : 0);
     when = pki_renew_decide(&p->window, now, renew_at, deadline);
     if (when <= now) {
@@ -63,9 +67,8 @@ op_cert_decide(struct op_cert_decision *d, const struct op_cert_view *v,
             0);
         return;
     }
-    if (!v->root_ok || !v->meta_ok) {
-        set(d, OP_CERT_UPDATE_ROOT, "repaired",
-            !v->root_ok ? "trust bundle differs" : "metadata differs", when);
+    if (!v->root_ok) {
+        set(d, OP_CERT_UPDATE_ROOT, "repaired", "trust bundle differs", when);
         return;
     }
     if (renew_at <= now)

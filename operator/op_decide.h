@@ -14,11 +14,11 @@
 
 /* What the controller knows about a certificate Secret. */
 struct op_cert_view {
-    int present;         /* the Secret exists */
-    const char *problem; /* NULL, or why its content is unusable
-                          * ("key does not match certificate", ...) */
+    int present;                  /* the Secret exists */
+    const char *problem;          /* NULL, or why its content is unusable
+                                   * ("key does not match certificate", ...) */
     time_t not_before, not_after; /* of the leaf (when problem == NULL) */
-    int san_ok;     /* the SANs are the expected identity */
+    int san_ok;                   /* the SANs are the expected identity */
     int chain_ok;   /* the chain verifies against the published bundle */
     int current_ca; /* issued by the current signing CA */
     int root_ok;    /* its root-cert.pem / ca.crt is the published bundle */
@@ -34,7 +34,7 @@ struct op_cert_policy {
 enum op_cert_action {
     OP_CERT_NONE = 0,    /* nothing to write now */
     OP_CERT_ISSUE,       /* create or replace with a fresh key + cert */
-    OP_CERT_UPDATE_ROOT, /* keep key + cert, rewrite root/metadata */
+    OP_CERT_UPDATE_ROOT, /* keep key + cert, rewrite the root bundle */
 };
 
 struct op_cert_decision {
@@ -74,11 +74,11 @@ int op_root_phase_parse(int *out, const char *s);
 
 struct op_root_view {
     int phase;
-    int requested;              /* mizzen.io/rotate-root: "true" */
-    time_t root_nb, root_na;    /* the signing root's validity */
-    int published;              /* the bundle is everywhere (PUBLISH) */
-    int reissued;               /* every cert is from the new root */
-    time_t overlap_since;       /* OVERLAP: when all were re-issued */
+    int requested;           /* mizzen.io/rotate-root: "true" */
+    time_t root_nb, root_na; /* the signing root's validity */
+    int published;           /* the bundle is everywhere (PUBLISH) */
+    int reissued;            /* every cert is from the new root */
+    time_t overlap_since;    /* OVERLAP: when all were re-issued */
 };
 
 struct op_root_policy {

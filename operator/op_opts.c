@@ -140,8 +140,9 @@ parse_ratio(const char *v, double *out)
         end++;
     }
     if (*end != 0 || d < 0 || d > 1)
-        return errmsg_set(RC_INVAL, "want a ratio in 0..1 or 0%%..100%%, "
-                                    "got '%s'",
+        return errmsg_set(RC_INVAL,
+                          "want a ratio in 0..1 or 0%%..100%%, "
+                          "got '%s'",
                           v);
     *out = d;
     return 0;
@@ -157,8 +158,7 @@ check_td(const char *v)
     for (size_t i = 0; i < n; i++)
         if (!isalnum((unsigned char)v[i]) && v[i] != '.' && v[i] != '-' &&
             v[i] != '_')
-            return errmsg_set(RC_INVAL, "trust domain '%s': bad character",
-                              v);
+            return errmsg_set(RC_INVAL, "trust domain '%s': bad character", v);
     return 0;
 }
 
@@ -300,8 +300,7 @@ find_flag(const char *name, size_t n)
 }
 
 int
-op_opts_parse(struct op_opts *o, int argc, char **argv,
-              op_getenv_fn getenv_fn)
+op_opts_parse(struct op_opts *o, int argc, char **argv, op_getenv_fn getenv_fn)
 {
     int rc;
 
@@ -328,8 +327,7 @@ op_opts_parse(struct op_opts *o, int argc, char **argv,
             v = "true"; /* bare boolean flag */
         } else {
             if (i + 1 >= argc)
-                return errmsg_set(RC_INVAL, "flag --%s needs a value",
-                                  r->flag);
+                return errmsg_set(RC_INVAL, "flag --%s needs a value", r->flag);
             v = argv[++i];
         }
         if ((rc = set_value(o, r, v)) != 0)
@@ -407,14 +405,13 @@ op_opts_usage(void)
             "mesh config\n(key; inside `mizzenOperator:`). Precedence: flag > "
             "environment > mesh config > default.\n\n");
         for (size_t i = 0; i < NOPTS && n < sizeof(text); i++)
-            n += (size_t)snprintf(text + n, sizeof(text) - n,
-                                  "  --%-22s %s\n  %24s default %s; env %s%s%s\n",
-                                  OPTS[i].flag, OPTS[i].help, "",
-                                  OPTS[i].def && *OPTS[i].def ? OPTS[i].def
-                                                              : "(none)",
-                                  OPTS[i].env ? OPTS[i].env : "-",
-                                  OPTS[i].mesh ? "; mesh " : "",
-                                  OPTS[i].mesh ? OPTS[i].mesh : "");
+            n += (size_t)snprintf(
+                text + n, sizeof(text) - n,
+                "  --%-22s %s\n  %24s default %s; env %s%s%s\n", OPTS[i].flag,
+                OPTS[i].help, "",
+                OPTS[i].def && *OPTS[i].def ? OPTS[i].def : "(none)",
+                OPTS[i].env ? OPTS[i].env : "-", OPTS[i].mesh ? "; mesh " : "",
+                OPTS[i].mesh ? OPTS[i].mesh : "");
     }
     return text;
 }
@@ -423,7 +420,7 @@ void
 op_opts_describe(const struct op_opts *o, char *out, size_t cap)
 {
     static const char *const srcs[] = {"default", "mesh", "env", "flag"};
-    char a[32], b[32], c[32], d[32], e[32], win[16] = "any";
+    char a[32], b[32], c[32], d[32], e[32], win[32] = "any";
 
     if (o->window.set)
         snprintf(win, sizeof(win), "%02d:%02d-%02d:%02d",

@@ -283,8 +283,8 @@ worker(void *arg)
                 wq_add_after(c->q, key, rq);
         } else {
             log_kv(rc == RC_CONFLICT ? LOG_DEBUG : LOG_WARN, "operator",
-                   "reconcile failed; will retry", "key", key, "rc",
-                   rc_str(rc), "error", errmsg_get(), NULL);
+                   "reconcile failed; will retry", "key", key, "rc", rc_str(rc),
+                   "error", errmsg_get(), NULL);
             wq_add_rate_limited(c->q, key);
         }
         wq_done(c->q, key);
@@ -384,21 +384,66 @@ start_informers(struct op_ctx *c, const sigset_t *set)
     snprintf(mwc_sel, sizeof(mwc_sel), "metadata.name=%s",
              c->opts->webhook_config);
     struct infdef defs[] = {
-        {&c->ns_inf, &KUBE_NAMESPACES, NULL, NULL, NULL, NULL, NULL, 0,
-         {ns_add, ns_update, NULL, c}, "namespaces"},
-        {&c->sa_inf, &KUBE_SERVICEACCOUNTS, NULL, NULL, NULL, NULL, NULL, 1,
-         {sa_add, sa_update, sa_delete, c}, "serviceaccounts"},
-        {&c->sec_inf, &KUBE_SECRETS, NULL, "type=" OP_WL_TYPE, OP_SECRET_PATHS,
-         op_secret_project, NULL, 0, {sec_add, sec_update, sec_delete, c},
+        {&c->ns_inf,
+         &KUBE_NAMESPACES,
+         NULL,
+         NULL,
+         NULL,
+         NULL,
+         NULL,
+         0,
+         {ns_add, ns_update, NULL, c},
+         "namespaces"},
+        {&c->sa_inf,
+         &KUBE_SERVICEACCOUNTS,
+         NULL,
+         NULL,
+         NULL,
+         NULL,
+         NULL,
+         1,
+         {sa_add, sa_update, sa_delete, c},
+         "serviceaccounts"},
+        {&c->sec_inf,
+         &KUBE_SECRETS,
+         NULL,
+         "type=" OP_WL_TYPE,
+         OP_SECRET_PATHS,
+         op_secret_project,
+         NULL,
+         0,
+         {sec_add, sec_update, sec_delete, c},
          "workload secrets"},
-        {&c->cp_inf, &KUBE_SECRETS, c->opts->ns, NULL, OP_SECRET_PATHS,
-         op_secret_project, c->opts->webhook_secret, 1,
-         {cp_add, cp_update, cp_delete, c}, "control-plane secrets"},
-        {&c->cm_inf, &KUBE_CONFIGMAPS, NULL, "metadata.name=" OP_BUNDLE_CM,
-         cm_paths, op_cm_project, NULL, 0, {cm_add, cm_update, cm_delete, c},
+        {&c->cp_inf,
+         &KUBE_SECRETS,
+         c->opts->ns,
+         NULL,
+         OP_SECRET_PATHS,
+         op_secret_project,
+         c->opts->webhook_secret,
+         1,
+         {cp_add, cp_update, cp_delete, c},
+         "control-plane secrets"},
+        {&c->cm_inf,
+         &KUBE_CONFIGMAPS,
+         NULL,
+         "metadata.name=" OP_BUNDLE_CM,
+         cm_paths,
+         op_cm_project,
+         NULL,
+         0,
+         {cm_add, cm_update, cm_delete, c},
          "bundle configmaps"},
-        {&c->mwc_inf, &KUBE_MWCS, NULL, mwc_sel, mwc_paths, op_mwc_project,
-         NULL, 1, {mwc_any, mwc_update, NULL, c}, "webhook configuration"},
+        {&c->mwc_inf,
+         &KUBE_MWCS,
+         NULL,
+         mwc_sel,
+         mwc_paths,
+         op_mwc_project,
+         NULL,
+         1,
+         {mwc_any, mwc_update, NULL, c},
+         "webhook configuration"},
     };
     int rc;
 
@@ -429,7 +474,7 @@ start_informers(struct op_ctx *c, const sigset_t *set)
 static void
 stop_all(struct op_ctx *c)
 {
-    struct informer *infs[] = {c->ns_inf, c->sa_inf,  c->sec_inf,
+    struct informer *infs[] = {c->ns_inf, c->sa_inf, c->sec_inf,
                                c->cp_inf, c->cm_inf, c->mwc_inf};
 
     for (size_t i = 0; i < sizeof(infs) / sizeof(infs[0]); i++)

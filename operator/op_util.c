@@ -173,8 +173,8 @@ op_time_parse(time_t *out, const char *s)
     } else {
         return errmsg_set(RC_PARSE, "RFC 3339 time without zone");
     }
-    if (*p != 0 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 ||
-        mi > 59 || se > 60 || oh > 23 || om > 59)
+    if (*p != 0 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 ||
+        se > 60 || oh > 23 || om > 59)
         return errmsg_set(RC_PARSE, "bad RFC 3339 time");
     *out = (time_t)(days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 +
                     se - sign * (oh * 3600 + om * 60));
