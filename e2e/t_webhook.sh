@@ -68,6 +68,7 @@ admit noobj refused request.object
 
 say "bad requests"
 expect_code 415 "$(post /inject "$MZ_WORK/v1.json" text/plain)" "wrong Content-Type"
+wait_for "415 log line" 'grep -q "admission rejected\" code=415" "$WH_LOG"'
 expect_code 415 "$(post /inject "$MZ_WORK/v1.json" 'application/json; charset=utf-8')" "Content-Type with parameters (exact match, as istiod)"
 expect_code 400 "$(curl_wh -X POST -H 'Content-Type: application/json' /inject)" "empty body"
 grep -q "no body found" "$MZ_WORK/resp" || fail "empty body message"

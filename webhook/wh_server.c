@@ -184,12 +184,7 @@ inject_fail(struct wh_server *s, struct MHD_Connection *c, struct req *rq,
     wh_metrics_admission(code >= 500 ? WH_ERROR : WH_BADREQ,
                          now_ns() - rq->t0_ns);
     log_kv(code >= 500 ? LOG_ERROR : LOG_INFO, "webhook", "admission rejected",
-           "code",
-           code == 400   ? "400"
-           : code == 413 ? "413"
-           : code == 503 ? "503"
-                         : "500",
-           "ms", ms, "error", msg, NULL);
+           "code", cs, "ms", ms, "error", msg, NULL);
     return send_msg(s, c, code, msg);
 }
 
@@ -290,14 +285,6 @@ inject_begin(struct wh_server *s, struct MHD_Connection *c, const char *url,
     if (rq == NULL)
         return MHD_NO;
     buf_init(&rq->body, s->o.max_body);
-    if (clen != NULL) {
-        /* one allocation of the announced size instead of doubling */
-        size_t n = (size_t)strtoull(clen, NULL, 10);
-        if (n > 0 && (rq->body.ptr = mem_alloc(n + 1)) != NULL) {
-            rq->body.ptr[0] = '\0';
-            rq->body.cap = n + 1;
-        }
-    }
     rq->t0_ns = now_ns();
     ctype = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
                                         MHD_HTTP_HEADER_CONTENT_TYPE);
@@ -316,6 +303,14 @@ inject_begin(struct wh_server *s, struct MHD_Connection *c, const char *url,
         snprintf(rq->msg, sizeof(rq->msg), "invalid path: %s", errmsg_get());
     }
     rq->env = env;
+    if (rq->code == 0 && clen != NULL) {
+        /* one allocation of the announced size instead of doubling */
+        size_t n = (size_t)strtoull(clen, NULL, 10);
+        if (n > 0 && (rq->body.ptr = mem_alloc(n + 1)) != NULL) {
+            rq->body.ptr[0] = '\0';
+            rq->body.cap = n + 1;
+        }
+    }
     atomic_fetch_add(&s->inflight, 1);
     wh_metrics_inflight(1);
     *con_cls = rq;
