@@ -9,7 +9,9 @@ set -u
 . "$MZ_ROOT/e2e/apiserver/testlib.sh"
 . "$MZ_ROOT/e2e/operator/oplib.sh"
 
-emu_start --bookmark-interval 1
+emu_start --bookmark-interval 1 --access-log "$MZ_WORK/access.log"
+op_user op
+export OP_KC="$MZ_WORK/kc-op"
 op_setup
 "${K[@]}" create namespace app1 >/dev/null
 "${K[@]}" label namespace app1 istio-injection=enabled >/dev/null
@@ -143,5 +145,6 @@ check "reconciles are logged with ns/name and action" \
     grep -q 'comp=wlsecret msg=reconciled ns=app1 name=istio.alpha action=repaired' "$MZ_WORK/A.log"
 op_stop A
 grep -E 'level=(warn|error)' "$MZ_WORK/A.log" | head -5
+rbac_check op
 emu_stop
 finish

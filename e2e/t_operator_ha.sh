@@ -8,11 +8,8 @@ set -u
 . "$MZ_ROOT/e2e/operator/oplib.sh"
 
 emu_start --bookmark-interval 1 --access-log "$MZ_WORK/access.log"
-emu_post /emulator/faults '{"action":"add-token","token":"tok-op-a","user":"op-a"}' >/dev/null
-emu_post /emulator/faults '{"action":"add-token","token":"tok-op-b","user":"op-b"}' >/dev/null
-for u in a b; do
-    sed "s/^\( *token: \).*/\1tok-op-$u/" "$KUBECONFIG" >"$MZ_WORK/kc-$u"
-done
+op_user op-a
+op_user op-b
 op_setup
 "${K[@]}" create namespace app1 >/dev/null
 "${K[@]}" label namespace app1 istio-injection=enabled >/dev/null
@@ -41,9 +38,9 @@ print(sum(1 for l in open(sys.argv[1]) if json.loads(l).get("user") == sys.argv[
 PY
 }
 
-OP_KC="$MZ_WORK/kc-a" op_start A
+OP_KC="$MZ_WORK/kc-op-a" op_start A
 wait_for "A leads" 20 logged A 'msg="started leading"'
-OP_KC="$MZ_WORK/kc-b" op_start B
+OP_KC="$MZ_WORK/kc-op-b" op_start B
 wait_for "B synced its caches (standby)" 20 logged B 'msg="caches synced"'
 wait_for "istio.alpha issued" 20 has app1 secret istio.alpha
 "${K[@]}" -n app1 create serviceaccount beta >/dev/null
@@ -77,5 +74,6 @@ print(last_a, first_b)
 sys.exit(0 if first_b > last_a else 1)
 PY
 op_stop B
+rbac_check op-a op-b
 emu_stop
 finish

@@ -13,7 +13,9 @@ set -u
 . "$MZ_ROOT/e2e/apiserver/testlib.sh"
 . "$MZ_ROOT/e2e/operator/oplib.sh"
 
-emu_start --bookmark-interval 1
+emu_start --bookmark-interval 1 --access-log "$MZ_WORK/access.log"
+op_user op
+export OP_KC="$MZ_WORK/kc-op"
 op_setup
 for ns in app1 app2; do
     "${K[@]}" create namespace $ns >/dev/null
@@ -99,5 +101,6 @@ check "the MWC caBundle is the new root" sh -c "
         -o jsonpath='{.webhooks[0].clientConfig.caBundle}' | base64 -d | cmp - '$MZ_WORK/new.pem'"
 check "operator B continued the rotation (finished step logged)" grep -q 'step=finished' "$MZ_WORK/B.log"
 op_stop B
+rbac_check op
 emu_stop
 finish

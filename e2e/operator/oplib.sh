@@ -63,3 +63,19 @@ cert_info() { # ns name -> "serial notAfter"
 snap() {
     $PY "$MZ_ROOT/e2e/operator/snap.py" "$EMU_URL" "$EMU_TOKEN" "$MZ_WORK/ca.crt" "$@"
 }
+
+# op_user NAME: an API user for an operator (emulator token) and its
+# kubeconfig $MZ_WORK/kc-NAME; op_start uses it when OP_KC points there.
+op_user() {
+    emu_post /emulator/faults "{\"action\":\"add-token\",\"token\":\"tok-$1\",\"user\":\"$1\"}" >/dev/null
+    sed "s/^\( *token: \).*/\1tok-$1/" "$KUBECONFIG" >"$MZ_WORK/kc-$1"
+}
+
+# rbac_check USER...: every request of these users in the access log
+# ($MZ_WORK/access.log) is allowed by manifests/operator-rbac.yaml.
+rbac_check() {
+    check "least-privilege RBAC allows every request the operator made" \
+        $PY "$MZ_ROOT/e2e/operator/rbaccheck.py" "$MZ_ROOT/manifests/operator-rbac.yaml" \
+        "$MZ_WORK/access.log" "$@"
+    sed 's/^/       /' "$MZ_WORK/check.out" | tail -n 8
+}

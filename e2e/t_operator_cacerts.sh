@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# t_operator_cacerts.sh: a plugged-in CA. The user's Secret cacerts
+# (ca-cert.pem, ca-key.pem = an intermediate CA, root-cert.pem,
+# cert-chain.pem; made with the openssl CLI) is used instead of a
+# self-signed root: no istio-ca-secret is created, workload chains are
+# leaf + intermediate, and the published bundle is the user's root.
+set -u
+. "$MZ_ROOT/e2e/apiserver/testlib.sh"
+. "$MZ_ROOT/e2e/operator/oplib.sh"
+
+D="$MZ_WORK/pki"
+mkdir -p "$D"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 3650 \
+    -subj "/O=example/CN=User Root CA" -keyout "$D/root.key" -out "$D/root.pem" \
+    -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" 2>/dev/null
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+    -subj "/O=example/CN=Intermediate CA" -keyout "$D/ca.key" -out "$D/ca.csr" 2>/dev/null
+printf 'basicConstraints=critical,CA:TRUE,pathlen:0\nkeyUsage=critical,keyCertSign,cRLSign\n' >"$D/ext"
+openssl x509 -req -in "$D/ca.csr" -CA "$D/root.pem" -CAkey "$D/root.key" -CAcreateserial \
+    -days 1000 -extfile "$D/ext" -out "$D/ca.pem" 2>/dev/null
+cat "$D/ca.pem" "$D/root.pem" >"$D/chain.pem"
+
+emu_start --bookmark-interval 1
+op_setup
+"${K[@]}" -n istio-system create secret generic cacerts --from-file=ca-cert.pem="$D/ca.pem" \
+    --from-file=ca-key.pem="$D/ca.key" --from-file=root-cert.pem="$D/root.pem" \
+    --from-file=cert-chain.pem="$D/chain.pem" >/dev/null
+"${K[@]}" create namespace app1 >/dev/null
+"${K[@]}" label namespace app1 istio-injection=enabled >/dev/null
+"${K[@]}" -n app1 create serviceaccount alpha >/dev/null
+op_start A
+
+has() { "${K[@]}" -n "$1" get "$2" "$3" >/dev/null 2>&1; }
+wait_for "istio.alpha issued" 20 has app1 secret istio.alpha
+wait_for "bundle ConfigMap" 20 has app1 configmap istio-ca-root-cert
+check "no istio-ca-secret when cacerts exists" sh -c "! '${K[0]}' --cache-dir '$MZ_WORK/kc-cache' -n istio-system get secret istio-ca-secret"
+cm_bundle app1 >"$MZ_WORK/bundle.pem"
+check "the bundle is the user's root" cmp "$MZ_WORK/bundle.pem" "$D/root.pem"
+sec_data app1 istio.alpha cert-chain.pem >"$MZ_WORK/chain.pem"
+expect_eq "cert-chain.pem = leaf + intermediate" 2 "$(grep -c 'BEGIN CERTIFICATE' "$MZ_WORK/chain.pem")"
+check "the chain verifies against the user's root (openssl)" \
+    openssl verify -CAfile "$MZ_WORK/bundle.pem" -untrusted "$MZ_WORK/chain.pem" "$MZ_WORK/chain.pem"
+check "the leaf is signed by the intermediate" sh -c "
+    openssl x509 -in '$MZ_WORK/chain.pem' -noout -issuer | grep -q 'Intermediate CA'"
+check "every Secret verifies against its namespace bundle" snap --ns app1
+sec_data istio-system mizzen-webhook-certs tls.crt >"$MZ_WORK/wh.pem"
+check "the webhook cert chains to the user's root" \
+    openssl verify -CAfile "$D/root.pem" -untrusted "$MZ_WORK/wh.pem" "$MZ_WORK/wh.pem"
+"${K[@]}" -n istio-system annotate secret cacerts mizzen.io/rotate-root=true >/dev/null
+sleep 1
+check "a plugged-in CA is never rotated by the operator" sh -c "! grep -q 'root rotation' '$MZ_WORK/A.log'"
+op_stop A
+emu_stop
+finish
