@@ -93,8 +93,11 @@ say "mizzen-webhook on 127.0.0.1:$WPORT"
     --injector-config manifests/istio-sidecar-injector.yaml \
     --mesh-config manifests/istio-mesh.yaml >"$WORK/webhook.log" 2>&1 &
 PIDS+=($!)
+# by the Service's name, as the API server checks it (the operator's
+# certificate has DNS SANs only)
 wait_for "webhook readiness" 30 curl -sf --cacert "$CERTS/ca.crt" \
-    "https://127.0.0.1:$WPORT/readyz"
+    --resolve "mizzen-webhook.istio-system.svc:$WPORT:127.0.0.1" \
+    "https://mizzen-webhook.istio-system.svc:$WPORT/readyz"
 wait_for "caBundle in the MutatingWebhookConfiguration" 60 sh -c \
     "\"\$0\" --cache-dir '$WORK/kcache' get mutatingwebhookconfiguration istio-sidecar-injector -o jsonpath='{.webhooks[0].clientConfig.caBundle}' | grep -q ." kubectl
 echo "  ready"
