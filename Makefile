@@ -11,7 +11,8 @@
 #   make lint             clang-format check + scripts/checksrc
 #   make bench            benchmarks in bench/
 #
-# BUILD=debug|release|asan|fuzz selects flags. Release binaries go to bin/,
+# BUILD=debug|release|asan|clang|fuzz selects flags (clang: the debug tree
+# built with clang, to keep it -Werror clean under both compilers). Release binaries go to bin/,
 # the others to build/$(BUILD)/bin/ so that builds never overwrite each other.
 
 .SECONDEXPANSION:
@@ -24,7 +25,7 @@ else
 BINDIR := $(O)/bin
 endif
 
-ifeq ($(BUILD),fuzz)
+ifneq ($(filter fuzz clang,$(BUILD)),)
 CC := clang
 endif
 CC ?= cc
@@ -43,6 +44,8 @@ ifeq ($(BUILD),release)
 CFLAGS_BUILD := -O2 -g
 else ifeq ($(BUILD),debug)
 CFLAGS_BUILD := -O0 -g3
+else ifeq ($(BUILD),clang)
+CFLAGS_BUILD := -O1 -g
 else ifeq ($(BUILD),asan)
 CFLAGS_BUILD := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
                 -fno-sanitize-recover=all
@@ -52,7 +55,7 @@ CFLAGS_BUILD := -O1 -g -fsanitize=fuzzer-no-link,address,undefined \
                 -fno-omit-frame-pointer -DMZ_FUZZING
 LDFLAGS += -fsanitize=address,undefined
 else
-$(error BUILD must be debug, release, asan or fuzz)
+$(error BUILD must be debug, release, asan, clang or fuzz)
 endif
 CFLAGS ?=
 ALL_CFLAGS := $(CFLAGS_COMMON) $(CFLAGS_BUILD) $(CFLAGS)
@@ -77,7 +80,7 @@ include lib/module.mk
 include tests/module.mk
 
 .DEFAULT_GOAL := all
-.PHONY: all test unit unit-asan fuzz fuzz-replay lint deps demo bench clean \
+.PHONY: all test unit unit-build fuzz fuzz-replay lint deps demo bench clean \
         e2e check
 
 all: $(BINS) $(TOOL_BINS)
@@ -98,12 +101,13 @@ lint:
 
 # The full suite, as CI runs it (README: `make test`).
 # Stages: gcc release build + unit tests; the unit tests and every fuzz
-# corpus under ASan+UBSan with leak detection; the clang build (libFuzzer
-# targets: also proves the tree is -Werror clean under clang); lint; the
-# end-to-end scenarios against the ASan binaries; a last summary line.
+# corpus under ASan+UBSan with leak detection; the whole tree (programs,
+# tools, unit tests) built with clang -Werror, and the libFuzzer targets;
+# lint; the end-to-end scenarios against the ASan binaries.
 test: deps
 	$(MAKE) BUILD=release all unit
 	$(MAKE) BUILD=asan all unit fuzz-replay
+	$(MAKE) BUILD=clang all unit-build
 	$(MAKE) BUILD=fuzz fuzz
 	$(MAKE) lint
 	$(MAKE) BUILD=asan e2e

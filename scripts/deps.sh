@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 PKGS="build-essential pkg-config clang libclang-rt-dev clang-format
 libjansson-dev libyaml-dev libssl-dev libcurl4-openssl-dev libmicrohttpd-dev
 libnghttp2-dev openssl curl ca-certificates python3 python3-jsonpatch
-python3-yaml iptables iproute2 wrk nginx-light nodejs npm tzdata"
+python3-yaml iptables iproute2 wrk nginx-light tzdata"
 
 missing=""
 for p in $PKGS; do
@@ -17,6 +17,10 @@ for p in $PKGS; do
 done
 # kubectl: any kubectl on PATH will do; else Debian's kubernetes-client.
 command -v kubectl >/dev/null 2>&1 || missing="$missing kubernetes-client"
+# Node.js and npm: any on PATH will do (a NodeSource nodejs ships its own npm
+# and conflicts with Debian's npm package); else Debian's.
+command -v node >/dev/null 2>&1 || missing="$missing nodejs"
+command -v npm >/dev/null 2>&1 || missing="$missing npm"
 
 if [ -n "$missing" ]; then
     SUDO=""

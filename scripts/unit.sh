@@ -22,4 +22,8 @@ for b in $bins; do
     [ $rc -eq 0 ] || bad=1
 done
 echo "$tp passed, $tf failed"
+if [ $((tp + tf)) -eq 0 ]; then
+    echo "unit: no test case matched '$*'"
+    bad=1
+fi
 [ $bad -eq 0 ] && [ $tf -eq 0 ]

@@ -24,6 +24,8 @@ $(O)/tests/unit_%: $(O)/tests/unit/runner.o \
 	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(LDLIBS)
 
 # Tests find fixtures relative to the repo root and binaries via MZ_BINDIR.
+unit-build: $(UNIT_BINS)
+
 unit: $(UNIT_BINS)
 	@MZ_BINDIR=$(BINDIR) scripts/unit.sh $(UNIT_BINS) -- $(T)
 

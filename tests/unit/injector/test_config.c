@@ -157,8 +157,8 @@ TEST(config_mesh_shapes)
 {
     static const char *const docs[] = {
         /* the ConfigMap */
-        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: istio}\n"
-        "data:\n  mesh: |\n    trustDomain: a.example\n",
+        ("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: istio}\n"
+         "data:\n  mesh: |\n    trustDomain: a.example\n"),
         /* its data */
         "{\"mesh\": \"trustDomain: a.example\"}",
         /* the mesh config itself */

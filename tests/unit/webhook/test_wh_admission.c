@@ -596,12 +596,12 @@ TEST(json_write_matches_jansson)
     static const char *const docs[] = {
         "[]",
         "{}",
-        "[{\"op\":\"add\",\"path\":\"/spec/containers/-\",\"value\":{\"name\":"
-        "\"istio-proxy\",\"args\":[\"proxy\",\"sidecar\"],\"port\":15090,"
-        "\"neg\":-9223372036854775807,\"ok\":true,\"no\":false,\"n\":null}}]",
+        ("[{\"op\":\"add\",\"path\":\"/spec/containers/-\",\"value\":{\"name\":"
+         "\"istio-proxy\",\"args\":[\"proxy\",\"sidecar\"],\"port\":15090,"
+         "\"neg\":-9223372036854775807,\"ok\":true,\"no\":false,\"n\":null}}]"),
         "[1.5, 1e300, -0.25, 3.0, 100000000000000000000.0, 1e-7]",
-        "[\"a\\\"b\\\\c\\/d\\n\\r\\t\\b\\f\\u0001\\u001f \\u00e9 \\u2028 "
-        "\\ud83d\\ude00\"]",
+        ("[\"a\\\"b\\\\c\\/d\\n\\r\\t\\b\\f\\u0001\\u001f \\u00e9 \\u2028 "
+         "\\ud83d\\ude00\"]"),
         "{\"k\\\"ey\\n\":{\"~1/\":[[[]]],\"\":\"\"}}",
     };
     for (size_t i = 0; i < sizeof(docs) / sizeof(docs[0]); i++) {
