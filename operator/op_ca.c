@@ -510,7 +510,7 @@ op_ca_reconcile(struct op_ctx *c, int64_t *requeue_ms)
             rc = 0; /* known bad version: wait for a change */
             goto done;
         }
-        rc = kube_get(c->rc, &KUBE_SECRETS, ns, inf_obj_name(o), &doc);
+        rc = kube_get(c->wc, &KUBE_SECRETS, ns, inf_obj_name(o), &doc);
         if (rc == RC_NOTFOUND) { /* the cache lags; events will follow */
             rc = 0;
             *requeue_ms = 500;

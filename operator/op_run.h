@@ -44,7 +44,9 @@ struct op_ctx {
     struct op_opts *opts; /* borrowed */
     struct kube_config *cfg;
     struct kube_client *rc; /* reads and informers (retries) */
-    struct kube_client *wc; /* writes (short timeout, no retries) */
+    struct kube_client *wc; /* writes and reconcile-time reads (short
+                             * timeout, no retries: a worker never waits
+                             * long; failures are retried by the queue) */
     struct kube_watch_loop *loop;
     struct informer *ns_inf;  /* Namespaces (labels) */
     struct informer *sa_inf;  /* ServiceAccounts */

@@ -174,7 +174,7 @@ op_mwc_reconcile(struct op_ctx *c, int64_t *requeue_ms)
         goto done;
     /* read the whole object (the cache is slim) and PUT it back with the
      * resourceVersion just read: no lost update */
-    if ((rc = kube_get(c->rc, &KUBE_MWCS, NULL, name, &mwc)) != 0)
+    if ((rc = kube_get(c->wc, &KUBE_MWCS, NULL, name, &mwc)) != 0)
         goto done;
     json_array_foreach(jutil_arr(mwc, "webhooks"), i, h)
     {

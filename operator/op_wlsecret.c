@@ -74,8 +74,9 @@ visit_sa(void *ud, const struct inf_obj *sa)
     char name[320];
     int good;
 
-    if (inf_obj_deleting(sa) || !op_ns_enabled(w->c, inf_obj_ns(sa)))
-        return 0;
+    if (inf_obj_deleting(sa) || !op_ns_enabled(w->c, inf_obj_ns(sa)) ||
+        strlen(inf_obj_name(sa)) > 253 - strlen(OP_WL_PREFIX))
+        return 0; /* no Secret can exist for it (name too long) */
     snprintf(name, sizeof(name), "%s%s", OP_WL_PREFIX, inf_obj_name(sa));
     if (inf_get(w->c->sec_inf, inf_obj_ns(sa), name, &sec) != 0) {
         w->ok = 0; /* not yet created: it will be, from the current CA */
