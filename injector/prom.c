@@ -169,20 +169,30 @@ check_targets(const char *s, int status_port)
     }
 }
 
-/* build_env serialises the app's values in Istio's field order, only those
- * present. */
+/* build_env serialises the app's values exactly as Go's json.Marshal writes
+ * Istio's PrometheusScrapeConfiguration: no omitempty, so all three keys in
+ * struct order, "" for an absent one; then mizzen's raw "scrape-targets"
+ * when present. *out stays NULL when every value is empty (Istio adds no
+ * env when scrape == emptyScrape). */
 static int
 build_env(const char *const val[F_COUNT], const char *targets, char **out)
 {
     static const char *const names[F_COUNT] = {"scrape", "path", "port"};
-    json_t *o = json_object(); /* owned */
+    json_t *o; /* owned */
+    int empty = targets == NULL || *targets == '\0';
     int rc = 0;
 
+    *out = NULL;
+    for (int f = 0; f < F_COUNT; f++)
+        empty &= val[f] == NULL || *val[f] == '\0';
+    if (empty)
+        return 0;
+    o = json_object();
     if (o == NULL)
         return errmsg_set(RC_NOMEM, "out of memory merging prometheus");
     for (int f = 0; f < F_COUNT && rc == 0; f++) {
-        if (val[f] != NULL &&
-            json_object_set_new(o, names[f], json_string(val[f])) != 0)
+        if (json_object_set_new(o, names[f],
+                                json_string(val[f] ? val[f] : "")) != 0)
             rc = RC_NOMEM;
     }
     if (rc == 0 && targets != NULL &&
@@ -239,10 +249,12 @@ inj_prom_merge(json_t *annotations, int mesh_default, int status_port,
     }
     targets = json_string_value(json_object_get(annotations, ANN_TARGETS));
 
-    /* Already merged (re-injection): our own three values are there. */
+    /* The port already is the merged endpoint (a re-injected pod, or one
+     * whose owner set it): Istio leaves the pod alone ("assume user is
+     * controlling this"), so the status port as the exact string is not
+     * refused. Any other spelling of it ("015020") is, below. */
     snprintf(portstr, sizeof(portstr), "%d", status_port);
-    if (val[F_PORT] != NULL && strcmp(val[F_PORT], portstr) == 0 &&
-        val[F_PATH] != NULL && strcmp(val[F_PATH], MERGED_PATH) == 0)
+    if (val[F_PORT] != NULL && strcmp(val[F_PORT], portstr) == 0)
         return 0;
 
     if (val[F_PORT] != NULL) {

@@ -171,6 +171,11 @@ restore_probes(json_t *containers, const json_t *probers)
     return 0;
 }
 
+/* restore_prometheus puts the app's annotations back from the old env.
+ * Istio writes an absent value as "" (no omitempty), and the merge treats
+ * "" and absent alike, so "" is not restored. Without the env (Istio's and
+ * mizzen's output when the app had no values) the merged annotations stay:
+ * the merge sees its own port and leaves them, as on the first run. */
 static int
 restore_prometheus(json_t *annots, const json_t *old)
 {
@@ -184,7 +189,7 @@ restore_prometheus(json_t *annots, const json_t *old)
         json_object_del(annots, map[i][1]);
     for (size_t i = 0; i < 4; i++) {
         const char *v = jutil_str(old, map[i][0]);
-        if (v != NULL && jutil_set_str(annots, map[i][1], v) != 0)
+        if (v != NULL && *v != '\0' && jutil_set_str(annots, map[i][1], v) != 0)
             return RC_NOMEM;
     }
     return 0;

@@ -58,20 +58,36 @@ TEST(prom_reference_example)
     json_decref(a);
 }
 
+/* Istio adds no env when the scrape configuration is empty (scrape ==
+ * emptyScrape) but still merges the annotations. */
 TEST(prom_no_app_annotations)
 {
-    json_t *a = json_object();
-    char *env = NULL;
-    REQUIRE(a != NULL);
-
-    CHECK_INT(inj_prom_merge(a, 1, 15020, &env), 0);
-    CHECK_STR(env, "{}");
-    CHECK_STR(D(a), "{" MERGED "}");
-    mem_free(env);
-    json_decref(a);
+    static const char *const cases[] = {
+        "{}",
+        "{'app':'x'}",
+        "{'prometheus.io/scrape':'','prometheus.io/path':'',"
+        "'prometheus.io/port':''}",
+        "{'prometheus.io/port':''}",
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        json_t *a = J(cases[i]);
+        char *env = (char *)"x";
+        REQUIRE(a != NULL);
+        CHECK_INT(inj_prom_merge(a, 1, 15020, &env), 0);
+        CHECK(env == NULL);
+        CHECK_STR(json_string_value(json_object_get(a, "prometheus.io/port")),
+                  "15020");
+        CHECK_STR(json_string_value(json_object_get(a, "prometheus.io/path")),
+                  "/stats/prometheus");
+        CHECK_STR(json_string_value(json_object_get(a, "prometheus.io/scrape")),
+                  "true");
+        json_decref(a);
+    }
 }
 
-TEST(prom_only_present_keys_in_order)
+/* Go's json.Marshal of PrometheusScrapeConfiguration: no omitempty, all
+ * three keys in struct order, "" when absent. */
+TEST(prom_env_has_go_bytes)
 {
     json_t *a = J("{'prometheus.io/port':'9090',"
                   "'prometheus.istio.io/scrape-targets':'9090:/m,9100',"
@@ -80,7 +96,7 @@ TEST(prom_only_present_keys_in_order)
     REQUIRE(a != NULL);
 
     CHECK_INT(inj_prom_merge(a, 1, 15020, &env), 0);
-    CHECK_STR(env, "{\"scrape\":\"true\",\"port\":\"9090\","
+    CHECK_STR(env, "{\"scrape\":\"true\",\"path\":\"\",\"port\":\"9090\","
                    "\"scrape-targets\":\"9090:/m,9100\"}");
     /* scrape-targets stays; only the three keys are replaced */
     CHECK_STR(D(a), "{" MERGED ",\"prometheus.istio.io/scrape-targets\":"
@@ -124,7 +140,6 @@ TEST(prom_scrape_not_false)
         char *env = NULL;
         REQUIRE(a != NULL);
         CHECK_INT(inj_prom_merge(a, 1, 15020, &env), 0);
-        CHECK(env != NULL);
         CHECK_STR(json_string_value(json_object_get(a, "prometheus.io/port")),
                   "15020");
         mem_free(env);
@@ -180,7 +195,7 @@ TEST(prom_variants_cleared_standard_wins)
     a = J("{'prometheus.io.port':'1111','prometheus_io_port':'3333'}");
     REQUIRE(a != NULL);
     CHECK_INT(inj_prom_merge(a, 1, 15020, &env), 0);
-    CHECK_STR(env, "{\"port\":\"1111\"}");
+    CHECK_STR(env, "{\"scrape\":\"\",\"path\":\"\",\"port\":\"1111\"}");
     mem_free(env);
     json_decref(a);
 }
@@ -192,9 +207,10 @@ TEST(prom_reserved_and_status_ports_refused)
         int status;
         const char *want;
     } cases[] = {
-        {"{'prometheus.io/port':'15020'}", 15020,
+        /* the status port spelled otherwise is not our merged port */
+        {"{'prometheus.io/port':'015020'}", 15020,
          "annotation prometheus.io/port: port 15020 is the proxy status port"},
-        {"{'prometheus.io/port':'123'}", 123,
+        {"{'prometheus.io/port':' 123'}", 123,
          "annotation prometheus.io/port: port 123 is the proxy status port"},
         {"{'prometheus.io/port':'15090'}", 15020,
          "annotation prometheus.io/port: port 15090 is reserved by Istio"},
@@ -210,9 +226,8 @@ TEST(prom_reserved_and_status_ports_refused)
          "reserved"},
         {"{'prometheus.istio.io/scrape-targets':'15006'}", 15020,
          "port 15006 is reserved"},
-        /* the status port with a user path is not our own merge */
-        {"{'prometheus.io/port':'15020','prometheus.io/path':'/metrics'}",
-         15020, "is the proxy status port"},
+        {"{'prometheus.istio.io/scrape-targets':'15020:/m'}", 15020,
+         "port 15020 is the proxy status port"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         json_t *a = J(cases[i].ann), *b = J(cases[i].ann);
@@ -233,9 +248,35 @@ TEST(prom_reserved_and_status_ports_refused)
         char *env = NULL;
         json_object_set_new(a, "prometheus.io/port", json_string(ok[i]));
         CHECK_INT(inj_prom_merge(a, 1, 15020, &env), 0);
-        CHECK(env != NULL);
+        CHECK((env != NULL) == (ok[i][0] != '\0'));
+        CHECK_STR(json_string_value(json_object_get(a, "prometheus.io/port")),
+                  "15020");
         mem_free(env);
         json_decref(a);
+    }
+}
+
+/* A pod whose port already is the status port is left alone, as Istio's
+ * applyPrometheusMerge does ("assume user is controlling this"), whatever
+ * its path: neither refused nor merged. */
+TEST(prom_status_port_left_alone)
+{
+    static const char *const cases[] = {
+        "{'prometheus.io/port':'15020'}",
+        "{'prometheus.io/port':'15020','prometheus.io/path':'/metrics'}",
+        "{'prometheus.io.port':'15020','prometheus.io/scrape':'true'}",
+        "{'prometheus.io/port':'15020','prometheus.io/path':"
+        "'/stats/prometheus','prometheus.io/scrape':'true'}",
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        json_t *a = J(cases[i]), *b = J(cases[i]);
+        char *env = (char *)"x";
+        REQUIRE(a != NULL && b != NULL);
+        CHECK_INT(inj_prom_merge(a, 1, 15020, &env), 0);
+        CHECK(env == NULL);
+        CHECK(json_equal(a, b));
+        json_decref(a);
+        json_decref(b);
     }
 }
 
@@ -273,7 +314,9 @@ TEST(prom_custom_status_port_and_escaping)
 
     CHECK_INT(inj_prom_merge(a, 1, 123, &env), 0);
     /* Go's json.Marshal escapes & < > */
-    CHECK_STR(env, "{\"path\":\"/m?a=1\\u0026b=\\u003c2\\u003e\"}");
+    CHECK_STR(env,
+              "{\"scrape\":\"\",\"path\":\"/m?a=1\\u0026b=\\u003c2\\u003e\","
+              "\"port\":\"\"}");
     CHECK_STR(json_string_value(json_object_get(a, "prometheus.io/port")),
               "123");
     mem_free(env);
@@ -292,7 +335,7 @@ TEST(prom_bad_input)
     json_t *a = J("{'prometheus.io/port':5,'prometheus.io/scrape':false}");
     REQUIRE(a != NULL);
     CHECK_INT(inj_prom_merge(a, 1, 15020, &env), 0);
-    CHECK_STR(env, "{}");
+    CHECK(env == NULL);
     CHECK_STR(D(a), "{" MERGED "}");
     mem_free(env);
     json_decref(a);

@@ -676,11 +676,17 @@ TEST(values_lifecycle_wins)
 
 TEST(proxy_late_env_is_last)
 {
+    struct inj_config *cfg = it_config();
+    json_t *pod = it_fixture("hello-probes");
     struct inj_result r;
     json_t *env;
     size_t n;
 
-    REQUIRE(it_inject_fixture(NULL, "hello-probes", &r) == 0);
+    REQUIRE(cfg && pod);
+    json_object_set_new(
+        jutil_obj_ensure(jutil_obj(pod, "metadata"), "annotations"),
+        "prometheus.io/port", json_string("8080"));
+    REQUIRE(it_inject(cfg, pod, &r) == 0);
     env = jutil_arr(it_proxy(r.pod), "env");
     n = json_array_size(env);
     REQUIRE(n > 2);
@@ -689,6 +695,14 @@ TEST(proxy_late_env_is_last)
     CHECK_STR(jutil_str(json_array_get(env, n - 1), "name"),
               "ISTIO_PROMETHEUS_ANNOTATIONS");
     inj_result_cleanup(&r);
+    /* without app Prometheus annotations there is no such env (Istio) */
+    REQUIRE(it_inject_fixture(cfg, "hello-probes", &r) == 0);
+    env = jutil_arr(it_proxy(r.pod), "env");
+    CHECK_STR(jutil_str(json_array_get(env, json_array_size(env) - 1), "name"),
+              "ISTIO_KUBE_APP_PROBERS");
+    inj_result_cleanup(&r);
+    json_decref(pod);
+    inj_config_free(cfg);
 }
 
 TEST(cap_net_bind_service)

@@ -50,8 +50,105 @@ TEST(strip_istio_injected_pod_merge_probers)
         json_integer_value(jutil_path(hello, "livenessProbe.httpGet.port")),
         15020);
     CHECK_STR(it_annot(r.pod, "prometheus.io/port"), "15020");
-    CHECK_STR(it_env(it_proxy(r.pod), "ISTIO_PROMETHEUS_ANNOTATIONS"), "{}");
+    CHECK_STR(it_annot(r.pod, "prometheus.io/path"), "/stats/prometheus");
+    /* the app had no Prometheus annotations: Istio writes no env */
+    CHECK(it_env_entry(it_proxy(r.pod), "ISTIO_PROMETHEUS_ANNOTATIONS") ==
+          NULL);
     inj_result_cleanup(&r);
+}
+
+/* istio_shape turns our injection of hello-probes into what Istio's
+ * classic template writes: its status (SDS volumes), its volumes, its
+ * istio-init and an istio-proxy whose env holds the reference
+ * ISTIO_KUBE_APP_PROBERS (section 3.2) and no ISTIO_PROMETHEUS_ANNOTATIONS
+ * (the app had none); the merged prometheus.io annotations stay. */
+static json_t *
+istio_shape(const json_t *ours, const char *prom_env)
+{
+    static const char *const vols[] = {
+        "workload-socket", "credential-socket", "workload-certs",
+        "istio-envoy",     "istio-data",        "istio-podinfo",
+        "istio-token",     "istiod-ca-cert",    "istio-ca-crl"};
+    json_t *p = json_deep_copy(ours); /* owned */
+    json_t *spec = jutil_obj(p, "spec");
+    json_t *vl = json_array(), *env; /* owned */
+    json_t *proxy;
+    size_t i;
+    json_t *v;
+
+    json_array_foreach(jutil_arr(spec, "volumes"), i, v)
+    {
+        const char *n = jutil_str(v, "name");
+        if (strncmp(n, "istio", 5) != 0 && strcmp(n, "istiod-ca-cert") != 0)
+            json_array_append(vl, v);
+    }
+    for (i = 0; i < sizeof(vols) / sizeof(vols[0]); i++)
+        json_array_append_new(
+            vl, json_pack("{s:s,s:{}}", "name", vols[i], "emptyDir"));
+    json_object_set_new(spec, "volumes", vl);
+    env = json_pack(
+        "[{s:s,s:s},{s:s,s:s}]", "name", "ISTIO_META_APP_CONTAINERS", "value",
+        "hello,world", "name", "ISTIO_KUBE_APP_PROBERS", "value",
+        "{\"/app-health/hello/livez\":{\"httpGet\":{\"port\":80}},"
+        "\"/app-health/hello/readyz\":{\"httpGet\":{\"port\":3333}},"
+        "\"/app-health/world/livez\":{\"httpGet\":{\"port\":90}},"
+        "\"/app-lifecycle/hello/poststartz\":{\"tcpSocket\":{\"port\":93}},"
+        "\"/app-lifecycle/hello/prestopz\":{\"httpGet\":{\"port\":91}}}");
+    if (prom_env != NULL)
+        json_array_append_new(env, json_pack("{s:s,s:s}", "name",
+                                             "ISTIO_PROMETHEUS_ANNOTATIONS",
+                                             "value", prom_env));
+    proxy = it_container(p, "spec.containers", "istio-proxy");
+    json_object_clear(proxy);
+    json_object_set_new(proxy, "name", json_string("istio-proxy"));
+    json_object_set_new(proxy, "image",
+                        json_string("docker.io/istio/proxyv2:1.20.0"));
+    json_object_set_new(proxy, "env", env);
+    json_object_set_new(jutil_obj(jutil_obj(p, "metadata"), "annotations"),
+                        "sidecar.istio.io/status",
+                        json_string("{\"initContainers\":[\"istio-init\"],"
+                                    "\"containers\":[\"istio-proxy\"],"
+                                    "\"volumes\":[\"workload-socket\","
+                                    "\"credential-socket\",\"workload-certs\","
+                                    "\"istio-envoy\",\"istio-data\","
+                                    "\"istio-podinfo\",\"istio-token\","
+                                    "\"istiod-ca-cert\",\"istio-ca-crl\"],"
+                                    "\"imagePullSecrets\":null,"
+                                    "\"revision\":\"default\"}"));
+    return p;
+}
+
+/* Re-injecting Istio's own classic output (probes rewritten, Prometheus
+ * annotations merged to 15020 with no env, SDS volumes) gives what
+ * injecting the original gives; so does an older mizzen output carrying
+ * ISTIO_PROMETHEUS_ANNOTATIONS "{}" or Go's all-empty bytes. */
+TEST(strip_istio_classic_output_equals_original)
+{
+    static const char *const envs[] = {NULL, "{}",
+                                       "{\"scrape\":\"\",\"path\":\"\","
+                                       "\"port\":\"\"}"};
+    struct inj_config *cfg = it_config();
+    json_t *pod = it_fixture("hello-probes");
+    struct inj_result r1, r2;
+
+    REQUIRE(cfg && pod);
+    REQUIRE(it_inject(cfg, pod, &r1) == 0);
+    CHECK(it_env_entry(it_proxy(r1.pod), "ISTIO_PROMETHEUS_ANNOTATIONS") ==
+          NULL);
+    for (size_t i = 0; i < sizeof(envs) / sizeof(envs[0]); i++) {
+        json_t *istio = istio_shape(r1.pod, envs[i]);
+        REQUIRE(istio != NULL);
+        REQUIRE(it_inject(cfg, istio, &r2) == 0);
+        if (!json_equal(r1.pod, r2.pod))
+            harness_fail(__FILE__, __LINE__, "env %s: differs",
+                         envs[i] ? envs[i] : "(none)");
+        CHECK_INT(it_count(r2.pod, "spec.volumes", "workload-socket"), 0);
+        inj_result_cleanup(&r2);
+        json_decref(istio);
+    }
+    inj_result_cleanup(&r1);
+    json_decref(pod);
+    inj_config_free(cfg);
 }
 
 TEST(strip_restores_prometheus_annotations)
@@ -66,9 +163,12 @@ TEST(strip_restores_prometheus_annotations)
     REQUIRE(reinject(cfg, r1.pod, &r2) == 0);
     env = json_loads(it_env(it_proxy(r2.pod), "ISTIO_PROMETHEUS_ANNOTATIONS"),
                      0, NULL);
-    /* the app's own values, not the merged ones */
+    /* the app's own values, not the merged ones, in Go's bytes */
     CHECK_STR(jutil_str(env, "port"), "8080");
     CHECK_STR(jutil_str(env, "path"), "/metrics");
+    CHECK_STR(it_env(it_proxy(r1.pod), "ISTIO_PROMETHEUS_ANNOTATIONS"),
+              "{\"scrape\":\"true\",\"path\":\"/metrics\",\"port\":"
+              "\"8080\"}");
     CHECK(json_equal(r1.pod, r2.pod));
     json_decref(env);
     inj_result_cleanup(&r2);
@@ -243,6 +343,35 @@ TEST(strip_restores_verbatim_httpget_fields)
     CHECK_STR(jutil_path_str(it_container(r2.pod, "spec.containers", "a"),
                              "livenessProbe.httpGet.scheke"),
               "HTTPS");
+    inj_result_cleanup(&r2);
+    inj_result_cleanup(&r1);
+    json_decref(pod);
+    inj_config_free(cfg);
+}
+
+/* A pod whose prometheus.io/port already is the status port is admitted
+ * and left alone (Istio's applyPrometheusMerge: "assume user is
+ * controlling this"), and re-injection keeps it so. */
+TEST(strip_prometheus_status_port_pod_admitted)
+{
+    struct inj_config *cfg = it_config();
+    json_t *pod = json_loads(
+        "{\"metadata\":{\"name\":\"p\",\"annotations\":{"
+        "\"prometheus.io/port\":\"15020\"}},"
+        "\"spec\":{\"containers\":[{\"name\":\"a\"}]}}",
+        0, NULL);
+    struct inj_result r1, r2;
+
+    REQUIRE(cfg && pod);
+    REQUIRE(it_inject(cfg, pod, &r1) == 0);
+    CHECK(r1.injected);
+    CHECK_STR(it_annot(r1.pod, "prometheus.io/port"), "15020");
+    CHECK(it_annot(r1.pod, "prometheus.io/path") == NULL);
+    CHECK(it_annot(r1.pod, "prometheus.io/scrape") == NULL);
+    CHECK(it_env_entry(it_proxy(r1.pod), "ISTIO_PROMETHEUS_ANNOTATIONS") ==
+          NULL);
+    REQUIRE(it_inject(cfg, r1.pod, &r2) == 0);
+    CHECK(json_equal(r1.pod, r2.pod));
     inj_result_cleanup(&r2);
     inj_result_cleanup(&r1);
     json_decref(pod);
