@@ -337,6 +337,10 @@ num_or(const struct inj_ctx *ctx, const char *key, int def)
     return def;
 }
 
+/* resolve_image follows the template: sidecar.istio.io/proxyImage only
+ * when it contains '/' (else it is ignored), otherwise Istio's ProxyImage:
+ * hub/image:tag with sidecar.istio.io/proxyImageType (else global.variant)
+ * as the tag suffix; a global.proxy.image with '/' is used as is. */
 static int
 resolve_image(struct inj_ctx *ctx)
 {
@@ -344,9 +348,8 @@ resolve_image(struct inj_ctx *ctx)
     const char *img = jutil_str(ctx->annots, "sidecar.istio.io/proxyImage");
     const char *type =
         jutil_str(ctx->annots, "sidecar.istio.io/proxyImageType");
-    struct buf b;
 
-    if (img != NULL && *img != '\0') {
+    if (img != NULL && strchr(img, '/') != NULL) {
         ctx->p.proxy_image = img;
         return 0;
     }
@@ -354,14 +357,11 @@ resolve_image(struct inj_ctx *ctx)
         ctx->p.proxy_image = cv->proxy_image;
         return 0;
     }
-    buf_init(&b, 4096);
-    buf_addf(&b, "%s/%s:%s", cv->hub, cv->proxy_image_name, cv->tag);
-    if (*type != '\0' && strcmp(type, "default") != 0)
-        buf_addf(&b, "-%s", type);
-    ctx->p.image_owned = buf_take(&b, NULL);
-    buf_cleanup(&b);
+    if (inj_image_url(&ctx->p.image_owned, cv->hub, cv->proxy_image_name,
+                      cv->tag, type) != 0)
+        return RC_NOMEM;
     ctx->p.proxy_image = ctx->p.image_owned;
-    return ctx->p.image_owned ? 0 : errmsg_set(RC_NOMEM, "out of memory");
+    return 0;
 }
 
 int

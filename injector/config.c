@@ -370,22 +370,17 @@ cidrs_fn(const char *s, int star)
     return inj_val_cidrs(s, star);
 }
 
+/* image_of: values.global.proxy.image as is when it holds a '/' (the
+ * template's `contains "/"`), else Istio's ProxyImage with the variant. */
 static int
 image_of(struct inj_vals *v)
 {
-    struct buf b;
-
-    buf_init(&b, 4096);
-    if (strchr(v->proxy_image_name, '/') != NULL)
-        buf_addstr(&b, v->proxy_image_name);
-    else
-        buf_addf(&b, "%s/%s:%s", v->hub, v->proxy_image_name, v->tag);
-    if (strchr(v->proxy_image_name, '/') == NULL && v->variant[0] != '\0' &&
-        strcmp(v->variant, "default") != 0)
-        buf_addf(&b, "-%s", v->variant);
-    v->proxy_image = buf_take(&b, NULL);
-    buf_cleanup(&b);
-    return v->proxy_image ? 0 : errmsg_set(RC_NOMEM, "out of memory");
+    if (strchr(v->proxy_image_name, '/') != NULL) {
+        v->proxy_image = mem_strdup(v->proxy_image_name);
+        return v->proxy_image ? 0 : errmsg_set(RC_NOMEM, "out of memory");
+    }
+    return inj_image_url(&v->proxy_image, v->hub, v->proxy_image_name, v->tag,
+                         v->variant);
 }
 
 static int

@@ -171,5 +171,11 @@ int inj_set_bool(json_t *obj, const char *key, int v);
 int inj_set_new(json_t *obj, const char *key, json_t *v); /* steals v */
 int inj_append_new(json_t *arr, json_t *v);               /* steals v */
 const char *inj_container_env(const json_t *c, const char *name);
+/* inj_image_url: Istio's imageURL, "<hub>/<name>:<tag>[-<type>]": a
+ * non-empty type first drops a "-distroless"/"-debug" ending of the tag;
+ * type "default" (or NULL/"") adds no suffix. *out is new (mem_free); 0 or
+ * RC_NOMEM (*out NULL). */
+int inj_image_url(char **out, const char *hub, const char *name,
+                  const char *tag, const char *type);
 
 #endif

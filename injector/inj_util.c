@@ -7,6 +7,7 @@
 #include "lib/mem.h"
 #include "lib/rc.h"
 
+#include <stdio.h>
 #include <string.h>
 
 static int
@@ -157,4 +158,35 @@ inj_container_env(const json_t *c, const char *name)
     json_t *e = inj_arr_find(jutil_arr(c, "env"), name, NULL); /* borrowed */
 
     return e ? jutil_str(e, "value") : NULL;
+}
+
+int
+inj_image_url(char **out, const char *hub, const char *name, const char *tag,
+              const char *type)
+{
+    static const char *const endings[] = {"-distroless", "-debug"};
+    size_t tlen = strlen(tag), n;
+    const char *dash = "-";
+    char *s;
+
+    *out = NULL;
+    if (type == NULL || *type == '\0' || strcmp(type, "default") == 0)
+        dash = "";
+    if (type != NULL && *type != '\0') {
+        for (size_t i = 0; i < sizeof(endings) / sizeof(endings[0]); i++) {
+            size_t e = strlen(endings[i]);
+            if (tlen >= e && memcmp(tag + tlen - e, endings[i], e) == 0)
+                tlen -= e;
+        }
+    }
+    if (*dash == '\0')
+        type = "";
+    /* one allocation, sized exactly: no partial image on failure */
+    n = strlen(hub) + strlen(name) + tlen + strlen(type) + 4;
+    s = mem_alloc(n);
+    if (s == NULL)
+        return errmsg_set(RC_NOMEM, "out of memory building the proxy image");
+    snprintf(s, n, "%s/%s:%.*s%s%s", hub, name, (int)tlen, tag, dash, type);
+    *out = s;
+    return 0;
 }

@@ -233,3 +233,79 @@ TEST(annot_long_value_is_shortened_in_message)
     CHECK_CONTAINS(errmsg_get(), "...' for annotation "
                                  "'status.sidecar.istio.io/port'");
 }
+
+/* image_of: the images of istio-proxy and istio-init for a pod with the
+ * given annotations (JSON object text), under values `values` (NULL:
+ * defaults). Returns a static copy of the proxy's image, "" on error. */
+static const char *
+image_of(const char *values, const char *annots, int *same_as_init)
+{
+    static char out[256];
+    struct inj_config *cfg = it_config_parts(NULL, values, NULL);
+    json_t *a = json_loads(annots, 0, NULL);
+    json_t *pod =
+        json_pack("{s:{s:s,s:o},s:{s:[{s:s}]}}", "metadata", "name", "p",
+                  "annotations", a, "spec", "containers", "name", "app");
+    struct inj_result r;
+
+    out[0] = '\0';
+    if (cfg && pod && it_inject(cfg, pod, &r) == 0) {
+        const char *img = jutil_str(it_proxy(r.pod), "image");
+        snprintf(out, sizeof(out), "%s", img ? img : "(none)");
+        *same_as_init = img && jutil_str(it_init(r.pod), "image") &&
+                        strcmp(img, jutil_str(it_init(r.pod), "image")) == 0;
+        inj_result_cleanup(&r);
+    }
+    json_decref(pod);
+    inj_config_free(cfg);
+    return out;
+}
+
+/* Istio's template uses sidecar.istio.io/proxyImage only when it contains
+ * a '/', else ProxyImage: hub/image:tag with proxyImageType (which first
+ * drops a -distroless/-debug ending of the tag; "default": none). */
+TEST(annot_proxy_image_and_type)
+{
+    static const struct {
+        const char *values, *annots, *want;
+    } cases[] = {
+        {NULL, "{\"sidecar.istio.io/proxyImage\":\"example.com/p:v9\"}",
+         "example.com/p:v9"},
+        {NULL, "{\"sidecar.istio.io/proxyImage\":\"proxyv3:latest\"}",
+         "ghcr.io/mizzen/proxyv2:0.1.0"},
+        {NULL, "{\"sidecar.istio.io/proxyImage\":\"\"}",
+         "ghcr.io/mizzen/proxyv2:0.1.0"},
+        {NULL,
+         "{\"sidecar.istio.io/proxyImage\":\"myproxy\","
+         "\"sidecar.istio.io/proxyImageType\":\"debug\"}",
+         "ghcr.io/mizzen/proxyv2:0.1.0-debug"},
+        {NULL, "{\"sidecar.istio.io/proxyImageType\":\"default\"}",
+         "ghcr.io/mizzen/proxyv2:0.1.0"},
+        {"global: {variant: distroless}", "{}",
+         "ghcr.io/mizzen/proxyv2:0.1.0-distroless"},
+        {"global: {variant: distroless}",
+         "{\"sidecar.istio.io/proxyImageType\":\"default\"}",
+         "ghcr.io/mizzen/proxyv2:0.1.0"},
+        {"global: {variant: distroless}",
+         "{\"sidecar.istio.io/proxyImageType\":\"\"}",
+         "ghcr.io/mizzen/proxyv2:0.1.0"},
+        {"global: {tag: 1.2-debug}",
+         "{\"sidecar.istio.io/proxyImageType\":\"distroless\"}",
+         "ghcr.io/mizzen/proxyv2:1.2-distroless"},
+        {"global: {tag: 1.2-distroless, variant: debug}", "{}",
+         "ghcr.io/mizzen/proxyv2:1.2-debug"},
+        {"global: {tag: 1.2-debug}", "{}", "ghcr.io/mizzen/proxyv2:1.2-debug"},
+        {"global: {proxy: {image: reg.io/x/proxy:7}}",
+         "{\"sidecar.istio.io/proxyImage\":\"noslash\"}", "reg.io/x/proxy:7"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        int same = 0;
+        const char *got = image_of(cases[i].values, cases[i].annots, &same);
+        if (strcmp(got, cases[i].want) != 0)
+            harness_fail(__FILE__, __LINE__,
+                         "case %zu (%s): image '%s', want "
+                         "'%s'",
+                         i, cases[i].annots, got, cases[i].want);
+        CHECK(same);
+    }
+}

@@ -271,6 +271,8 @@ TEST(inject_fault_injection_annotated_pod)
 {
     fault_sweep("traffic-annotations", 0);
     fault_sweep("hello-probes", 0);
+    /* the image built per pod (proxyImageType): no suffix dropped */
+    fault_sweep("proxy-image-type", 0);
 }
 
 TEST(inject_fault_injection_reinjection)
