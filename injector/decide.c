@@ -186,18 +186,16 @@ inj_decide(const struct inj_config *cfg, const json_t *pod, const char *ns,
                       "sidecar.istio.io/inject");
         src = "annotation";
     }
-    if (v != NULL && strcmp(v, "true") == 0) {
-        snprintf(reason, reason_len, "%s sidecar.istio.io/inject is true", src);
-        return 1;
+    if (v != NULL && (strcmp(v, "true") == 0 || strcmp(v, "false") == 0)) {
+        inject = v[0] == 't';
+        use_default = 0;
+        snprintf(reason, reason_len, "%s sidecar.istio.io/inject is %s", src,
+                 v);
     }
-    if (v != NULL && strcmp(v, "false") == 0) {
-        snprintf(reason, reason_len, "%s sidecar.istio.io/inject is false",
-                 src);
-        return 0;
-    }
-    /* absent, "" or any other value: the policy decides */
-    i = first_match(cfg->never_sel, labels);
-    if (i >= 0) {
+    /* absent, "" or any other value: the selectors, then the policy */
+    if (!use_default) {
+        /* decided by the label or annotation */
+    } else if ((i = first_match(cfg->never_sel, labels)) >= 0) {
         snprintf(reason, reason_len, "pod matches neverInjectSelector[%d]", i);
         use_default = 0;
         inject = 0;
@@ -220,6 +218,8 @@ inj_decide(const struct inj_config *cfg, const json_t *pod, const char *ns,
         }
         return inject;
     default:
+        /* Istio: "Illegal value for autoInject ... Auto injection
+         * disabled!" - required=false whatever the pod says */
         snprintf(
             reason, reason_len, "policy '%s' is neither enabled nor disabled",
             jutil_str(cfg->config, "policy") ? jutil_str(cfg->config, "policy")

@@ -121,12 +121,25 @@ TEST(decide_policy_disabled_and_other)
     CHECK_INT(decide(dis, "d", "{}", "{\"sidecar.istio.io/inject\":\"yes\"}",
                      "", why),
               0);
+    /* an unknown policy never injects (Istio: required=false), not even
+     * a pod that asks for it by label, annotation or alwaysInjectSelector */
     CHECK_INT(decide(odd, "d", "{}", "{\"sidecar.istio.io/inject\":\"true\"}",
                      "", why),
-              1);
+              0);
+    CHECK_CONTAINS(why, "policy 'sometimes' is neither enabled nor disabled");
+    CHECK_INT(decide(odd, "d", "{\"sidecar.istio.io/inject\":\"true\"}", "{}",
+                     "", why),
+              0);
+    CHECK_CONTAINS(why, "policy 'sometimes'");
     CHECK_INT(decide(odd, "d", "{}", "{}", "", why), 0);
     CHECK_CONTAINS(why, "policy 'sometimes'");
     inj_config_free(odd);
+    odd = it_config_parts("policy: sometimes\nalwaysInjectSelector:\n"
+                          "- matchLabels: {app: web}\n",
+                          NULL, NULL);
+    REQUIRE(odd != NULL);
+    CHECK_INT(decide(odd, "d", "{\"app\":\"web\"}", "{}", "", why), 0);
+    CHECK_CONTAINS(why, "policy 'sometimes'");
     inj_config_free(dis);
 }
 
