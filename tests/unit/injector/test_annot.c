@@ -234,6 +234,44 @@ TEST(annot_long_value_is_shortened_in_message)
                                  "'status.sidecar.istio.io/port'");
 }
 
+/* The joined message is capped by errmsg (ERRMSG_MAX bytes with the NUL),
+ * not by a smaller buffer: long values of many annotations fill it. */
+TEST(annot_joined_errors_fill_errmsg)
+{
+    static const char *const keys[] = {
+        "traffic.sidecar.istio.io/includeOutboundIPRanges",
+        "traffic.sidecar.istio.io/excludeOutboundIPRanges",
+        "traffic.sidecar.istio.io/includeInboundPorts",
+        "traffic.sidecar.istio.io/excludeInboundPorts",
+        "traffic.sidecar.istio.io/includeOutboundPorts",
+        "traffic.sidecar.istio.io/excludeOutboundPorts",
+        "readiness.status.sidecar.istio.io/initialDelaySeconds",
+        "readiness.status.sidecar.istio.io/periodSeconds",
+        "readiness.status.sidecar.istio.io/failureThreshold",
+        "sidecar.istio.io/proxyCPU",
+        "sidecar.istio.io/proxyMemory",
+        "sidecar.istio.io/proxyCPULimit",
+        "sidecar.istio.io/proxyMemoryLimit"};
+    json_t *a = json_object(); /* owned */
+    json_t *pod;
+    struct inj_result r;
+    char v[100];
+
+    memset(v, 'x', sizeof(v) - 1);
+    v[sizeof(v) - 1] = '\0';
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+        json_object_set_new(a, keys[i], json_string(v));
+    pod = json_pack("{s:{s:s,s:o},s:{s:[{s:s}]}}", "metadata", "name", "p",
+                    "annotations", a, "spec", "containers", "name", "app");
+    struct inj_config *cfg = it_config();
+    REQUIRE(pod != NULL && cfg != NULL);
+    CHECK_INT(it_inject(cfg, pod, &r), RC_INVAL);
+    CHECK_INT((long)strlen(errmsg_get()), ERRMSG_MAX - 1);
+    CHECK(strncmp(errmsg_get(), "invalid value 'xxx", 18) == 0);
+    inj_config_free(cfg);
+    json_decref(pod);
+}
+
 /* image_of: the images of istio-proxy and istio-init for a pod with the
  * given annotations (JSON object text), under values `values` (NULL:
  * defaults). Returns a static copy of the proxy's image, "" on error. */
