@@ -140,6 +140,7 @@ TEST(decide_policy_disabled_and_other)
     REQUIRE(odd != NULL);
     CHECK_INT(decide(odd, "d", "{\"app\":\"web\"}", "{}", "", why), 0);
     CHECK_CONTAINS(why, "policy 'sometimes'");
+    inj_config_free(odd);
     inj_config_free(dis);
 }
 
