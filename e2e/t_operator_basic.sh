@@ -19,7 +19,7 @@ op_setup
 "${K[@]}" -n app1 create serviceaccount beta >/dev/null
 "${K[@]}" create namespace plain >/dev/null
 "${K[@]}" -n plain create serviceaccount gamma >/dev/null
-op_start A
+op_start A --metrics-addr 127.0.0.1:0
 
 has() { "${K[@]}" -n "$1" get "$2" "$3" >/dev/null 2>&1; }
 wait_for "Secret istio-ca-secret created" 20 has istio-system secret istio-ca-secret
@@ -143,6 +143,21 @@ check "every Secret in app1 and plain verifies against its namespace bundle" sna
 check "no private key in the operator log" sh -c "! grep -q 'PRIVATE KEY' '$MZ_WORK/A.log'"
 check "reconciles are logged with ns/name and action" \
     grep -q 'comp=wlsecret msg=reconciled ns=app1 name=istio.alpha action=repaired' "$MZ_WORK/A.log"
+# the monitoring endpoint
+mport=$(sed -n 's/.*msg="serving \/metrics \/healthz \/readyz".* port=\([0-9]*\).*/\1/p' "$MZ_WORK/A.log")
+murl="http://127.0.0.1:$mport"
+check "/healthz and /readyz answer 200" sh -c "curl -sf $murl/healthz && curl -sf $murl/readyz"
+curl -sf "$murl/metrics" >"$MZ_WORK/metrics.txt"
+metric() { sed -n "s/^$1 //p" "$MZ_WORK/metrics.txt"; }
+expect_eq "metric: leader" 1 "$(metric mizzen_operator_leader)"
+check "metric: certs issued >= 6, repaired >= 3, caBundle writes >= 2" sh -c "
+    [ $(metric 'mizzen_operator_certs_written_total{action="issued"}') -ge 6 ] &&
+    [ $(metric 'mizzen_operator_certs_written_total{action="repaired"}') -ge 3 ] &&
+    [ $(metric mizzen_operator_cabundle_writes_total) -ge 2 ]"
+expect_eq "metric: workload Secrets in the cache" 5 \
+    "$(metric 'mizzen_operator_cache_objects{informer="workload_secrets"}')"
+expect_eq "metric: root rotation phase idle" 0 "$(metric mizzen_operator_root_rotation_phase)"
+check "/metrics carries no key material" sh -c "! grep -q 'PRIVATE' '$MZ_WORK/metrics.txt'"
 op_stop A
 grep -E 'level=(warn|error)' "$MZ_WORK/A.log" | head -5
 rbac_check op

@@ -1,5 +1,5 @@
-# operator/: mizzen-operator (CA, workload Secrets, trust bundles, webhook
-# certificate and caBundle). Every operator/*.c but the main is
+#operator/ : mizzen - operator(CA, workload Secrets, trust bundles, webhook
+#certificate and caBundle).Every operator/*.c but the main is
 # OPERATOR_SRCS, which the operator unit-test runner links with lib/.
 OPERATOR_SRCS := $(filter-out operator/operator.c,$(wildcard operator/*.c))
 MODULE_SRCS += $(OPERATOR_SRCS)

@@ -94,6 +94,7 @@ op_bundle_reconcile(struct op_ctx *c, const char *ns, int64_t *requeue_ms)
         errmsg_prefix(rc, "write %s/%s", ns, OP_BUNDLE_CM);
         goto done;
     }
+    atomic_fetch_add(&c->bundles_written, 1);
     log_kv(LOG_INFO, "bundle", "reconciled", "ns", ns, "name", OP_BUNDLE_CM,
            "action", action, "reason",
            cur == NULL

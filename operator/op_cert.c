@@ -394,6 +394,8 @@ op_cert_reconcile(struct op_ctx *c, const struct inf_obj *o,
     op_cert_view_build(&v, o, s, w, now);
     op_cert_decide(&d, &v, &pol, now);
     if (d.action == OP_CERT_NONE) {
+        if (strcmp(d.verb, "deferred") == 0)
+            atomic_fetch_add(&c->deferred, 1);
         if (d.next != 0)
             *requeue_ms = op_delay_ms(d.next) + 10;
         op_time_format(until, d.next);
@@ -438,6 +440,14 @@ op_cert_reconcile(struct op_ctx *c, const struct inf_obj *o,
     }
     if (na != 0)
         op_time_format(ts, na);
+    if (strcmp(d.verb, "issued") == 0)
+        atomic_fetch_add(&c->issued, 1);
+    else if (strcmp(d.verb, "renewed") == 0)
+        atomic_fetch_add(&c->renewed, 1);
+    else if (strcmp(d.verb, "repaired") == 0)
+        atomic_fetch_add(&c->repaired, 1);
+    else
+        atomic_fetch_add(&c->rotated, 1);
     log_kv(LOG_INFO, w->comp, "reconciled", "ns", w->ns, "name", w->name,
            "action", d.verb, "reason", d.why, "serial", serial ? serial : "",
            "not_after", na ? ts : "", NULL);

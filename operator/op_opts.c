@@ -103,6 +103,8 @@ static const struct opt OPTS[] = {
      "MutatingWebhookConfiguration whose caBundle is kept"},
     {"mesh-configmap", "MIZZEN_MESH_CONFIGMAP", NULL, T_STR,
      OFF(mesh_configmap), "istio", "ConfigMap (key mesh) with the mesh config"},
+    {"metrics-addr", "MIZZEN_METRICS_ADDR", NULL, T_STR, OFF(metrics_addr),
+     NULL, "serve /metrics, /healthz, /readyz on HOST:PORT (off if unset)"},
 };
 
 #define NOPTS (sizeof(OPTS) / sizeof(OPTS[0]))

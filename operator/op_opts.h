@@ -50,6 +50,7 @@ struct op_opts {
     char *webhook_secret;  /* Secret with the webhook's serving cert */
     char *webhook_config;  /* MutatingWebhookConfiguration to patch */
     char *mesh_configmap;  /* ConfigMap with the mesh config */
+    char *metrics_addr;    /* "host:port" of /metrics, /healthz; NULL: off */
     /* where each setting came from: OP_SRC_* per table row */
     unsigned char src[OP_OPT_MAX];
 };

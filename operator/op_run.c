@@ -24,6 +24,7 @@
 #include "lib/yamljson.h"
 #include "operator/op_ca.h"
 #include "operator/op_cert.h"
+#include "operator/op_metrics.h"
 
 #include <pthread.h>
 #include <signal.h>
@@ -282,6 +283,7 @@ worker(void *arg)
             if (rq > 0)
                 wq_add_after(c->q, key, rq);
         } else {
+            atomic_fetch_add(&c->errors, 1);
             log_kv(rc == RC_CONFLICT ? LOG_DEBUG : LOG_WARN, "operator",
                    "reconcile failed; will retry", "key", key, "rc", rc_str(rc),
                    "error", errmsg_get(), NULL);
@@ -533,6 +535,14 @@ op_run(struct op_opts *o)
         (rc = kube_watch_loop_new(&c->loop, c->rc, NULL)) != 0 ||
         (rc = kube_watch_loop_start(c->loop)) != 0)
         goto done;
+    if (o->metrics_addr != NULL && *o->metrics_addr != 0) {
+        char port[16];
+        if ((rc = op_metrics_start(&c->metrics, c, o->metrics_addr)) != 0)
+            goto done;
+        snprintf(port, sizeof(port), "%d", op_metrics_port(c->metrics));
+        log_kv(LOG_INFO, "operator", "serving /metrics /healthz /readyz",
+               "addr", o->metrics_addr, "port", port, NULL);
+    }
     rc = start_informers(c, &set);
     if (rc == 1) {
         status = 0;
@@ -540,6 +550,7 @@ op_run(struct op_opts *o)
     }
     if (rc != 0)
         goto done;
+    atomic_store(&c->synced, 1);
     log_kv(LOG_INFO, "operator", "caches synced", NULL);
     if (o->leader_elect) {
         lo.ns = o->ns;
@@ -578,6 +589,8 @@ done:
         wq_shutdown(c->q);
     for (int i = 0; i < nth; i++)
         pthread_join(th[i], NULL);
+    op_metrics_stop(c->metrics); /* reads the informers: stop it first */
+    c->metrics = NULL;
     stop_all(c);
     {
         char w[32], k[32], s[32];

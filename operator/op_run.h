@@ -28,6 +28,7 @@ struct kube_config;
 struct kube_watch_loop;
 struct lease;
 struct op_ca;
+struct op_metrics;
 struct wq;
 
 /* Names and keys of the Citadel model (kept exactly). */
@@ -57,7 +58,12 @@ struct op_ctx {
     struct wq *q;
     struct lease *lease; /* NULL: leader election off (always leader) */
     struct op_ca *ca;
-    atomic_ulong writes, conflicts, skipped_not_leader;
+    struct op_metrics *metrics; /* NULL: no --metrics-addr */
+    atomic_ulong writes, conflicts, skipped_not_leader, errors;
+    /* certificate Secrets written, by action; renewals deferred */
+    atomic_ulong issued, renewed, repaired, rotated, deferred;
+    atomic_ulong bundles_written, cabundles_written;
+    atomic_int synced; /* every informer listed */
 };
 
 /* op_run: the whole operator until SIGTERM/SIGINT (blocked by the caller

@@ -207,6 +207,7 @@ op_mwc_reconcile(struct op_ctx *c, int64_t *requeue_ms)
         errmsg_prefix(rc, "update MutatingWebhookConfiguration %s", name);
         goto done;
     }
+    atomic_fetch_add(&c->cabundles_written, 1);
     log_kv(LOG_INFO, "mwc", "reconciled", "name", name, "action",
            empty ? "issued" : "repaired", "reason",
            empty ? "caBundle empty" : "caBundle differs", NULL);
