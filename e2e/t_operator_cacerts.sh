@@ -4,6 +4,8 @@
 # cert-chain.pem; made with the openssl CLI) is used instead of a
 # self-signed root: no istio-ca-secret is created, workload chains are
 # leaf + intermediate, and the published bundle is the user's root.
+# Settings come from the mesh config (trustDomain, mizzenOperator:
+# workloadCertTTL, keyAlgorithm) and the environment wins over it.
 set -u
 . "$MZ_ROOT/e2e/apiserver/testlib.sh"
 . "$MZ_ROOT/e2e/operator/oplib.sh"
@@ -25,10 +27,11 @@ op_setup
 "${K[@]}" -n istio-system create secret generic cacerts --from-file=ca-cert.pem="$D/ca.pem" \
     --from-file=ca-key.pem="$D/ca.key" --from-file=root-cert.pem="$D/root.pem" \
     --from-file=cert-chain.pem="$D/chain.pem" >/dev/null
+"${K[@]}" -n istio-system patch configmap istio --type=merge -p '{"data":{"mesh":"trustDomain: example.org\nmizzenOperator:\n  workloadCertTTL: 24h\n  keyAlgorithm: rsa-2048\n"}}' >/dev/null
 "${K[@]}" create namespace app1 >/dev/null
 "${K[@]}" label namespace app1 istio-injection=enabled >/dev/null
 "${K[@]}" -n app1 create serviceaccount alpha >/dev/null
-op_start A
+MIZZEN_WORKLOAD_CERT_TTL=12h op_start A
 
 has() { "${K[@]}" -n "$1" get "$2" "$3" >/dev/null 2>&1; }
 wait_for "istio.alpha issued" 20 has app1 secret istio.alpha
@@ -42,7 +45,14 @@ check "the chain verifies against the user's root (openssl)" \
     openssl verify -CAfile "$MZ_WORK/bundle.pem" -untrusted "$MZ_WORK/chain.pem" "$MZ_WORK/chain.pem"
 check "the leaf is signed by the intermediate" sh -c "
     openssl x509 -in '$MZ_WORK/chain.pem' -noout -issuer | grep -q 'Intermediate CA'"
-check "every Secret verifies against its namespace bundle" snap --ns app1
+check "every Secret verifies against its namespace bundle" snap --ns app1 --td example.org
+check "mesh config trustDomain: SAN spiffe://example.org/ns/app1/sa/alpha" sh -c "
+    openssl x509 -in '$MZ_WORK/chain.pem' -noout -ext subjectAltName | grep -q 'URI:spiffe://example.org/ns/app1/sa/alpha'"
+check "mesh config keyAlgorithm: an RSA 2048 key" sh -c "
+    openssl x509 -in '$MZ_WORK/chain.pem' -noout -text | grep -q 'Public-Key: (2048 bit)'"
+check "environment beats mesh config: 12h TTL (not 24h)" sh -c "
+    openssl x509 -in '$MZ_WORK/chain.pem' -noout -checkend $((11 * 3600)) &&
+    ! openssl x509 -in '$MZ_WORK/chain.pem' -noout -checkend $((13 * 3600))"
 sec_data istio-system mizzen-webhook-certs tls.crt >"$MZ_WORK/wh.pem"
 check "the webhook cert chains to the user's root" \
     openssl verify -CAfile "$D/root.pem" -untrusted "$MZ_WORK/wh.pem" "$MZ_WORK/wh.pem"

@@ -423,7 +423,7 @@ start_informers(struct op_ctx *c, const sigset_t *set)
          OP_SECRET_PATHS,
          op_secret_project,
          c->opts->webhook_secret,
-         1,
+         0, /* keep labels: a rewrite preserves them */
          {cp_add, cp_update, cp_delete, c},
          "control-plane secrets"},
         {&c->cm_inf,
@@ -506,7 +506,6 @@ op_run(struct op_opts *o)
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
     c->opts = o;
-    clock_set_offset(o->clock_offset);
     tzset();
     ro.user_agent = wo.user_agent = "mizzen-operator";
     /* a write must end well inside lease - renew deadline, so that a
@@ -525,6 +524,7 @@ op_run(struct op_opts *o)
     }
     if (rc != 0)
         goto done;
+    clock_set_offset(o->clock_offset); /* may come from the mesh config */
     op_opts_describe(o, desc, sizeof(desc));
     log_kv(LOG_INFO, "operator", "starting", "config", desc, NULL);
     qo.base_delay_ms = 100;
