@@ -171,6 +171,18 @@ int inj_set_bool(json_t *obj, const char *key, int v);
 int inj_set_new(json_t *obj, const char *key, json_t *v); /* steals v */
 int inj_append_new(json_t *arr, json_t *v);               /* steals v */
 const char *inj_container_env(const json_t *c, const char *name);
+/* Copy-on-write. The working pod shares every subtree it does not change
+ * with the caller's pod (and, through the caller, with earlier results);
+ * a value is made private before it is edited: inj_shallow_copy makes a
+ * new object or array holding the same members (a scalar is increfed;
+ * NULL on RC_NOMEM); inj_cow replaces parent[key] (an object or array)
+ * by such a copy and sets *out to it (NULL when absent or a scalar);
+ * inj_cow_at does the same for arr[i]. 0 or RC_NOMEM (errmsg set). Never
+ * modify a value reached from ctx->pod without one of these first, unless
+ * the injector created it. */
+json_t *inj_shallow_copy(const json_t *v);
+int inj_cow(json_t *parent, const char *key, json_t **out);
+int inj_cow_at(json_t *arr, size_t i, json_t **out);
 /* inj_image_url: Istio's imageURL, "<hub>/<name>:<tag>[-<type>]": a
  * non-empty type first drops a "-distroless"/"-debug" ending of the tag;
  * type "default" (or NULL/"") adds no suffix. *out is new (mem_free); 0 or

@@ -131,17 +131,23 @@ inj_env_add(json_t *env, const char *name, const char *value)
     return inj_append_new(env, e);
 }
 
-/* inj_env_set replaces the value of an existing entry in place, or
- * appends. */
+/* inj_env_set replaces an existing entry by {name, value} at its place
+ * (the entry may be shared: it is not edited), or appends. */
 int
 inj_env_set(json_t *env, const char *name, const char *value)
 {
-    json_t *e = inj_arr_find(env, name, NULL); /* borrowed */
+    size_t idx;
+    json_t *e = inj_arr_find(env, name, &idx); /* borrowed */
 
     if (e == NULL)
         return inj_env_add(env, name, value);
-    json_object_del(e, "valueFrom");
-    return inj_set_new(e, "value", json_string(value));
+    e = json_object(); /* owned */
+    if (e == NULL || json_object_set_new(e, "name", json_string(name)) != 0 ||
+        json_object_set_new(e, "value", json_string(value)) != 0) {
+        json_decref(e);
+        return nomem();
+    }
+    return json_array_set_new(env, idx, e) != 0 ? nomem() : 0; /* stolen */
 }
 
 int
@@ -188,5 +194,69 @@ inj_image_url(char **out, const char *hub, const char *name, const char *tag,
         return errmsg_set(RC_NOMEM, "out of memory building the proxy image");
     snprintf(s, n, "%s/%s:%.*s%s%s", hub, name, (int)tlen, tag, dash, type);
     *out = s;
+    return 0;
+}
+
+json_t *
+inj_shallow_copy(const json_t *v)
+{
+    json_t *r = NULL; /* owned */
+    const char *k;
+    size_t kl, i;
+    json_t *e; /* borrowed */
+
+    if (json_is_object(v)) {
+        r = json_object();
+        json_object_keylen_foreach((json_t *)v, k, kl, e)
+        {
+            if (r != NULL && json_object_setn_nocheck(r, k, kl, e) != 0) {
+                json_decref(r);
+                r = NULL;
+            }
+        }
+    } else if (json_is_array(v)) {
+        r = json_array();
+        json_array_foreach(v, i, e)
+        {
+            if (r != NULL && json_array_append(r, e) != 0) {
+                json_decref(r);
+                r = NULL;
+            }
+        }
+    } else {
+        return json_incref((json_t *)v);
+    }
+    return r;
+}
+
+int
+inj_cow(json_t *parent, const char *key, json_t **out)
+{
+    json_t *v = json_object_get(parent, key); /* borrowed */
+    json_t *c;                                /* owned */
+
+    *out = NULL;
+    if (!json_is_object(v) && !json_is_array(v))
+        return 0;
+    c = inj_shallow_copy(v);
+    if (c == NULL || json_object_set_new(parent, key, c) != 0)
+        return nomem();
+    *out = c;
+    return 0;
+}
+
+int
+inj_cow_at(json_t *arr, size_t i, json_t **out)
+{
+    json_t *v = json_array_get(arr, i); /* borrowed */
+    json_t *c;                          /* owned */
+
+    *out = NULL;
+    if (!json_is_object(v) && !json_is_array(v))
+        return 0;
+    c = inj_shallow_copy(v);
+    if (c == NULL || json_array_set_new(arr, i, c) != 0)
+        return nomem();
+    *out = c;
     return 0;
 }

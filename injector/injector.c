@@ -1,11 +1,12 @@
 /* injector.c: inj_pod_inject, the pipeline of one injection.
  *
- *   decide -> shape check -> deep copy -> strip an old injection -> resolve
+ *   decide -> shape check -> working copy -> strip an old injection -> resolve
  *   annotations -> owner -> take user overrides -> istio-init, istio-proxy,
  *   volumes, pull secrets -> Prometheus merge -> probe rewriting -> late
  *   env -> overrides -> placement -> labels/annotations -> status -> patch.
  *
- * The caller's pod is never touched; on any failure everything built is
+ * The caller's pod is never touched: the working copy shares its values
+ * and copies on write (inj_cow); on any failure everything built is
  * released and *res stays zeroed. */
 #include "injector/inj_internal.h"
 #include "injector/probes.h"
@@ -122,6 +123,37 @@ ensure_list(json_t *spec, const char *key)
         return NULL;
     }
     return json_object_get(spec, key);
+}
+
+/* working_copy: the pod the pipeline edits. It shares every value with the
+ * caller's pod except the objects and lists the pipeline edits, which are
+ * shallow copies: the root, metadata with its labels and annotations, spec
+ * with its four named lists. Containers are made private where they are
+ * edited (probes.c, strip.c). Far cheaper than a deep copy, and the patch
+ * skips every shared subtree by pointer. */
+static int
+working_copy(const json_t *pod, json_t **out)
+{
+    static const char *const lists[] = {"containers", "initContainers",
+                                        "volumes", "imagePullSecrets"};
+    json_t *w = inj_shallow_copy(pod); /* owned */
+    json_t *meta = NULL, *spec = NULL, *x;
+    int rc = w ? 0 : errmsg_set(RC_NOMEM, "out of memory copying the pod");
+
+    rc = rc ? rc : inj_cow(w, "metadata", &meta);
+    if (rc == 0 && json_is_object(meta)) {
+        rc = inj_cow(meta, "labels", &x);
+        rc = rc ? rc : inj_cow(meta, "annotations", &x);
+    }
+    rc = rc ? rc : inj_cow(w, "spec", &spec);
+    for (size_t i = 0; rc == 0 && json_is_object(spec) && i < 4; i++)
+        rc = inj_cow(spec, lists[i], &x);
+    if (rc != 0) {
+        json_decref(w);
+        return rc;
+    }
+    *out = w;
+    return 0;
 }
 
 static void
@@ -304,9 +336,9 @@ inj_pod_inject(const struct inj_config *cfg, const struct inj_input *in,
     rc = check_shape(in->pod);
     if (rc != 0)
         return rc;
-    ctx.pod = json_deep_copy(in->pod);
-    if (ctx.pod == NULL)
-        return errmsg_set(RC_NOMEM, "out of memory copying the pod");
+    rc = working_copy(in->pod, &ctx.pod);
+    if (rc != 0)
+        return rc;
     rc = run(&ctx);
     if (rc == 0) {
         rc = jpatch_diff(&patch, in->pod, ctx.pod);

@@ -66,6 +66,13 @@ struct inj_result {
     json_t *patch;    /* owned: RFC 6902 ops original -> pod (NULL when
                          skipped) */
 };
+/* Sharing: res->pod holds references to the unchanged subtrees of
+ * in->pod (copy on write: the injector never edits in->pod) and to
+ * immutable parts of cfg; res->patch holds references into res->pod
+ * (jpatch.h). jansson's reference counts are atomic, so each may outlive
+ * the others and cross threads, but none may be edited in place while the
+ * others are in use: deep-copy a result (json_deep_copy) before editing
+ * it, or edit only by replacing members of objects you created. */
 
 /* inj_pod_inject decides and, if required, injects.
  * Returns 0 (see res->injected), RC_INVAL when the pod must be refused

@@ -136,10 +136,12 @@ merge_obj(json_t *dst, const json_t *src, int top)
         if (top && strcmp(k, "image") == 0 && json_is_string(v) &&
             strcmp(json_string_value(v), "auto") == 0)
             continue;
+        /* the template's values may be shared (with the configuration):
+         * merge into private copies */
         if (json_is_object(d) && json_is_object(v))
-            rc = merge_obj(d, v, 0);
+            rc = inj_cow(dst, k, &d) ? RC_NOMEM : merge_obj(d, v, 0);
         else if (lk && json_is_array(d) && json_is_array(v))
-            rc = merge_list(d, v, lk);
+            rc = inj_cow(dst, k, &d) ? RC_NOMEM : merge_list(d, v, lk);
         else
             rc = inj_set_new(dst, k, json_deep_copy(v));
         if (rc != 0)

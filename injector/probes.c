@@ -10,6 +10,8 @@
  * same bytes as Istio's json.Marshal. */
 #include "injector/probes.h"
 
+#include "injector/inj_internal.h"
+
 #include "lib/buf.h"
 #include "lib/errmsg.h"
 #include "lib/jutil.h"
@@ -401,6 +403,15 @@ one_container(json_t *c, const char *const *skip, int status_port,
     return 0;
 }
 
+static int
+has_handlers(const json_t *c)
+{
+    return json_object_get(c, "readinessProbe") ||
+           json_object_get(c, "livenessProbe") ||
+           json_object_get(c, "startupProbe") ||
+           json_object_get(c, "lifecycle");
+}
+
 int
 inj_probes_rewrite(json_t *pod_spec, const char *const *skip, int status_port,
                    json_t *probers)
@@ -414,10 +425,16 @@ inj_probes_rewrite(json_t *pod_spec, const char *const *skip, int status_port,
         status_port < 1 || status_port > 65535)
         return 0;
     for (size_t l = 0; l < 2; l++) {
-        json_array_foreach(jutil_arr(pod_spec, lists[l]), i, c)
+        json_t *arr = jutil_arr(pod_spec, lists[l]); /* borrowed */
+        json_array_foreach(arr, i, c)
         {
-            if (!json_is_object(c))
+            json_t *lc; /* borrowed */
+            if (!json_is_object(c) || !has_handlers(c))
                 continue;
+            /* the container (and its lifecycle) may be shared with the
+             * caller's pod: edit private copies */
+            if (inj_cow_at(arr, i, &c) != 0 || inj_cow(c, "lifecycle", &lc))
+                return nomem();
             rc = one_container(c, skip, status_port, probers);
             if (rc != 0)
                 return rc;

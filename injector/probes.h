@@ -21,6 +21,10 @@
 
 /* inj_probes_rewrite edits pod_spec (the pod's "spec" object) in place and
  * adds to probers (an object). skip: NULL-terminated container names.
+ * Copy-on-write: a container with probes or lifecycle handlers is replaced
+ * in its list by a shallow copy (and so is its lifecycle object) before
+ * anything is changed, so containers and handlers may be shared with
+ * another document; the lists themselves must be the caller's own.
  * 0 or RC_NOMEM (pod_spec may then be partly rewritten: callers work on a
  * copy). */
 int inj_probes_rewrite(json_t *pod_spec, const char *const *skip,

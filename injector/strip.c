@@ -136,6 +136,38 @@ restore_handler(json_t *h, const char *path, const json_t *probers)
     return 0;
 }
 
+/* recorded: does holder[key] carry a rewritten handler for path? */
+static int
+recorded(const json_t *holder, const char *key, const char *path)
+{
+    const char *hp = jutil_path_str(jutil_obj(holder, key), "httpGet.path");
+
+    return hp != NULL && strcmp(hp, path) == 0;
+}
+
+/* restore_one restores holder[key] when it was rewritten for path; the
+ * container, its lifecycle and the handler may be shared with the caller's
+ * pod, so each is made private (copy on write) before it changes. */
+static int
+restore_one(json_t *arr, size_t i, int hook, const char *key, const char *path,
+            const json_t *probers)
+{
+    json_t *c = json_array_get(arr, i), *holder, *h; /* borrowed */
+
+    holder = hook ? jutil_obj(c, "lifecycle") : c;
+    if (!recorded(holder, key, path) ||
+        !json_is_object(json_object_get(probers, path)))
+        return 0;
+    if (inj_cow_at(arr, i, &c) != 0)
+        return RC_NOMEM;
+    holder = c;
+    if (hook && inj_cow(c, "lifecycle", &holder) != 0)
+        return RC_NOMEM;
+    if (inj_cow(holder, key, &h) != 0)
+        return RC_NOMEM;
+    return restore_handler(h, path, probers);
+}
+
 static int
 restore_probes(json_t *containers, const json_t *probers)
 {
@@ -154,17 +186,14 @@ restore_probes(json_t *containers, const json_t *probers)
         if (n == NULL || strlen(n) > 256)
             continue;
         for (size_t k = 0; k < 3; k++) {
-            json_t *pr = jutil_obj(c, probes[k][0]);
             snprintf(path, sizeof(path), "/app-health/%s/%s", n, probes[k][1]);
-            if (pr && restore_handler(pr, path, probers) != 0)
+            if (restore_one(containers, i, 0, probes[k][0], path, probers) != 0)
                 return RC_NOMEM;
         }
         for (size_t k = 0; k < 2; k++) {
-            json_t *h = jutil_path(c, "lifecycle");
-            h = jutil_obj(h, hooks[k][0]);
             snprintf(path, sizeof(path), "/app-lifecycle/%s/%s", n,
                      hooks[k][1]);
-            if (h && restore_handler(h, path, probers) != 0)
+            if (restore_one(containers, i, 1, hooks[k][0], path, probers) != 0)
                 return RC_NOMEM;
         }
     }

@@ -10,7 +10,12 @@
  * leaves out the time other processes ran), the wall-clock mean, and the
  * ratio to the baseline. Goals (issue 2): typical < 50 us, 2000-env < 5 ms.
  *
- *   bench_inject [seconds]     default 2 s per measurement */
+ *   bench_inject [seconds]     default 2 s per measurement
+ *   bench_inject -n N [typical|big]
+ *                              N injections then N baselines of each case
+ *                              (or one), untimed: for instruction counts
+ *                              under callgrind, see icount.sh, which
+ *                              collects run_inject and run_baseline. */
 #include "injector/injector.h"
 #include "lib/buf.h"
 #include "lib/errmsg.h"
@@ -123,26 +128,53 @@ struct job {
     const json_t *pod;
 };
 
-/* once runs one operation; 0 or an RC_* code. */
-static int
-once(enum op op, const struct job *j)
+/* run_inject and run_baseline are the two operations; never inlined, so
+ * that callgrind can collect exactly them (icount.sh). */
+__attribute__((noinline)) static int
+run_inject(const struct job *j)
 {
-    if (op == OP_INJECT) {
-        struct inj_input in = {.pod = j->pod, .ns = "bookinfo"};
-        struct inj_result res = {0};
-        int rc = inj_pod_inject(j->cfg, &in, &res);
+    struct inj_input in = {.pod = j->pod, .ns = "bookinfo"};
+    struct inj_result res = {0};
+    int rc = inj_pod_inject(j->cfg, &in, &res);
 
-        if (rc == 0 && !res.injected)
-            rc = errmsg_set(RC_INTERNAL, "pod not injected: %s", res.reason);
-        inj_result_cleanup(&res);
-        return rc;
-    }
+    if (rc == 0 && !res.injected)
+        rc = errmsg_set(RC_INTERNAL, "pod not injected: %s", res.reason);
+    inj_result_cleanup(&res);
+    return rc;
+}
+
+__attribute__((noinline)) static int
+run_baseline(const struct job *j)
+{
     json_t *copy = json_deep_copy(j->pod); /* owned */
     char *s = copy ? json_dumps(copy, JSON_COMPACT) : NULL;
     int rc = s ? 0 : RC_NOMEM;
 
     mem_free(s);
     json_decref(copy);
+    return rc;
+}
+
+/* once runs one operation; 0 or an RC_* code. */
+static int
+once(enum op op, const struct job *j)
+{
+    return op == OP_INJECT ? run_inject(j) : run_baseline(j);
+}
+
+/* untimed: n injections, then n baselines (instruction counting). */
+static int
+untimed(const struct inj_config *cfg, const json_t *pod, long n)
+{
+    struct job j = {.cfg = cfg, .pod = pod};
+    int rc = 0;
+
+    for (long i = 0; i < n && rc == 0; i++)
+        rc = run_inject(&j);
+    for (long i = 0; i < n && rc == 0; i++)
+        rc = run_baseline(&j);
+    if (rc != 0)
+        fprintf(stderr, "bench_inject: %s\n", errmsg_get());
     return rc;
 }
 
@@ -242,10 +274,22 @@ main(int argc, char **argv)
     json_t *typical = NULL, *big = NULL; /* owned */
     double seconds = argc > 1 ? strtod(argv[1], NULL) : 2.0;
     double *sa = NULL, *sb = NULL;
+    long count = 0;
+    const char *only = NULL;
     int rc = 1;
 
     /* as in the webhook and mizzenctl: jansson allocates through mem.h */
     mem_init_jansson();
+    if (argc > 2 && strcmp(argv[1], "-n") == 0) {
+        count = strtol(argv[2], NULL, 10);
+        only = argc > 3 ? argv[3] : NULL;
+        if (count <= 0 || count > 1000000 ||
+            (only && strcmp(only, "typical") != 0 && strcmp(only, "big"))) {
+            fprintf(stderr, "usage: bench_inject [seconds] | "
+                            "-n N [typical|big]\n");
+            return 2;
+        }
+    }
     if (!(seconds > 0 && seconds < 3600))
         seconds = 2.0;
     sa = mem_calloc(BENCH_MAX_ITERS, sizeof(double));
@@ -258,6 +302,16 @@ main(int argc, char **argv)
     }
     if (inj_config_load(&cfg, NULL, 0, NULL, 0) != 0) {
         fprintf(stderr, "bench_inject: default config: %s\n", errmsg_get());
+        goto out;
+    }
+    if (count > 0) {
+        if ((only == NULL || strcmp(only, "typical") == 0) &&
+            untimed(cfg, typical, count) != 0)
+            goto out;
+        if ((only == NULL || strcmp(only, "big") == 0) &&
+            untimed(cfg, big, count) != 0)
+            goto out;
+        rc = 0;
         goto out;
     }
     printf("bench inject: in-process sidecar injection, %.1f s or %d "

@@ -6,7 +6,9 @@
  *   - the rc is 0 or RC_INVAL/RC_LIMIT (never RC_NOMEM or a crash);
  *   - the output pod serialises to valid JSON that parses back equal;
  *   - the patch applied to the input gives the output;
- *   - injecting the output again gives the same pod (idempotency). */
+ *   - injecting the output again gives the same pod (idempotency);
+ *   - neither injection edits its input (the result shares values with it:
+ *     copy on write). */
 #include "injector/injector.h"
 #include "lib/jpatch.h"
 #include "lib/jutil.h"
@@ -48,10 +50,15 @@ check_one(const struct inj_config *cfg, const json_t *pod)
     struct inj_input in = {.pod = pod, .ns = "fuzz"};
     struct inj_result r1, r2;
     json_t *applied = NULL, *back = NULL;
+    json_t *before = json_deep_copy(pod); /* owned */
     char *text;
     int rc;
 
+    assert(before != NULL);
     rc = inj_pod_inject(cfg, &in, &r1);
+    /* the result shares values with the input: never edited */
+    assert(json_equal(before, pod));
+    json_decref(before);
     assert(rc == 0 || rc == RC_INVAL || rc == RC_LIMIT);
     if (rc != 0) {
         assert(r1.pod == NULL && r1.patch == NULL);
@@ -73,7 +80,11 @@ check_one(const struct inj_config *cfg, const json_t *pod)
     json_decref(applied);
 
     in.pod = r1.pod;
+    before = json_deep_copy(r1.pod);
+    assert(before != NULL);
     rc = inj_pod_inject(cfg, &in, &r2);
+    assert(json_equal(before, r1.pod));
+    json_decref(before);
     if (rc != 0 || (r2.injected && !json_equal(r1.pod, r2.pod))) {
         char *a = jutil_dumps(r1.pod, JSON_SORT_KEYS);
         char *b = r2.pod ? jutil_dumps(r2.pod, JSON_SORT_KEYS) : NULL;

@@ -66,7 +66,14 @@ TEST(inject_corpus_properties)
             continue;
         }
         seen++;
+        json_t *before = json_deep_copy(pod); /* owned */
         rc = it_inject(cfg, pod, &r1);
+        /* the result shares values with the input (copy on write): the
+         * input must come out unchanged */
+        if (!json_equal(pod, before))
+            harness_fail(__FILE__, __LINE__, "%s: input pod modified",
+                         names[i]);
+        json_decref(before);
         if (is_bad(names[i])) {
             if (rc != RC_INVAL)
                 harness_fail(__FILE__, __LINE__, "%s: rc %d, want RC_INVAL",
@@ -109,8 +116,14 @@ TEST(inject_corpus_properties)
                          "the mutated pod",
                          names[i]);
         json_decref(applied);
-        /* idempotency: injecting the output gives the output */
+        /* idempotency: injecting the output gives the output (and leaves
+         * the output, shared with the second result, unchanged) */
+        before = json_deep_copy(r1.pod);
         rc = it_inject(cfg, r1.pod, &r2);
+        if (!json_equal(r1.pod, before))
+            harness_fail(__FILE__, __LINE__, "%s: re-injected pod modified",
+                         names[i]);
+        json_decref(before);
         if (rc != 0 || !r2.injected || !json_equal(r1.pod, r2.pod)) {
             char *a = json_dumps(r1.pod, JSON_COMPACT | JSON_SORT_KEYS);
             char *b = r2.pod ? json_dumps(r2.pod, JSON_COMPACT | JSON_SORT_KEYS)

@@ -348,6 +348,9 @@ TEST(probes_reinjection_merge)
     CHECK_STR(env_of(probers),
               "{\"/app-health/new/livez\":{\"httpGet\":{\"port\":1}},"
               "\"/app-health/new/readyz\":{\"httpGet\":{\"port\":3}}}");
+    /* copy on write: the container was replaced by its rewritten copy */
+    nc = json_array_get(jutil_arr(spec, "containers"),
+                        json_array_size(jutil_arr(spec, "containers")) - 1);
     CHECK_STR(D(json_object_get(nc, "livenessProbe")),
               "{\"httpGet\":{\"path\":\"/app-health/new/livez\",\"port\":"
               "15020}}");
@@ -355,6 +358,33 @@ TEST(probes_reinjection_merge)
     json_decref(snapshot);
     json_decref(probers);
     json_decref(spec);
+}
+
+/* Containers and handlers shared with another document are not edited:
+ * the rewrite replaces them by private copies in the spec's own lists. */
+TEST(probes_copy_on_write)
+{
+    json_t *orig = J(hello_probes), *probers = json_object();
+    json_t *before = json_deep_copy(orig);
+    json_t *spec = json_object(), *list = json_array();
+    size_t i;
+    json_t *c;
+    REQUIRE(orig && probers && before && spec && list);
+
+    /* a spec sharing every container (and so every probe) with orig */
+    json_array_foreach(jutil_arr(orig, "containers"), i, c)
+        json_array_append(list, c);
+    json_object_set_new(spec, "containers", list);
+    CHECK_INT(inj_probes_rewrite(spec, proxy_skip, 15020, probers), 0);
+    CHECK(json_equal(orig, before));
+    CHECK(json_object_size(probers) == 5);
+    CHECK_STR(
+        jutil_path_str(json_array_get(list, 0), "livenessProbe.httpGet.path"),
+        "/app-health/hello/livez");
+    json_decref(spec);
+    json_decref(before);
+    json_decref(probers);
+    json_decref(orig);
 }
 
 TEST(probes_load_errors)
