@@ -1,9 +1,12 @@
-/* wh_admission.c: AdmissionReview decode, decision, response encode, path
- * parameters and base64 (see wh_admission.h).
+/* wh_admission.c: AdmissionReview decode, decision, response encode and
+ * path parameters (see wh_admission.h).
  *
- * The response is written directly as text (the shape is fixed and small);
- * only the patch goes through jansson. */
+ * The review is parsed once (wh_json_parse, jansson as the fallback) and
+ * the pod is handed to the injector borrowed from it. The response is
+ * written directly as text (the shape is fixed and small); the patch is
+ * serialized straight into base64 (wh_json.c). */
 #include "webhook/wh_admission.h"
+#include "webhook/wh_json.h"
 #include "injector/injector.h"
 #include "lib/buf.h"
 #include "lib/errmsg.h"
@@ -12,199 +15,6 @@
 #include "lib/rc.h"
 
 #include <string.h>
-
-/* ---- small encoders ---------------------------------------------------- */
-
-static const char b64chars[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-int
-wh_base64_encode(struct buf *out, const void *p, size_t n)
-{
-    const unsigned char *s = p;
-    size_t old = out->len;
-    char chunk[4096];
-    size_t k = 0;
-    int rc;
-
-    while (n >= 3) {
-        chunk[k++] = b64chars[s[0] >> 2];
-        chunk[k++] = b64chars[((s[0] & 3) << 4) | (s[1] >> 4)];
-        chunk[k++] = b64chars[((s[1] & 15) << 2) | (s[2] >> 6)];
-        chunk[k++] = b64chars[s[2] & 63];
-        s += 3;
-        n -= 3;
-        if (k == sizeof(chunk)) {
-            if ((rc = buf_add(out, chunk, k)) != 0)
-                goto fail;
-            k = 0;
-        }
-    }
-    if (n > 0) {
-        chunk[k++] = b64chars[s[0] >> 2];
-        if (n == 1) {
-            chunk[k++] = b64chars[(s[0] & 3) << 4];
-            chunk[k++] = '=';
-        } else {
-            chunk[k++] = b64chars[((s[0] & 3) << 4) | (s[1] >> 4)];
-            chunk[k++] = b64chars[(s[1] & 15) << 2];
-        }
-        chunk[k++] = '=';
-    }
-    if (k > 0 && (rc = buf_add(out, chunk, k)) != 0)
-        goto fail;
-    return 0;
-fail:
-    if (out->ptr != NULL) {
-        out->len = old;
-        out->ptr[old] = '\0';
-    }
-    return rc;
-}
-
-/* escape_n appends p[0..n) as a JSON string literal (quotes included):
- * '"', '\\' and control characters escaped, everything else (valid UTF-8
- * from jansson) copied in runs. */
-static int
-escape_n(struct buf *out, const char *p, size_t n)
-{
-    static const char hex[] = "0123456789abcdef";
-    size_t old = out->len, run = 0, i;
-    int rc;
-
-    if ((rc = buf_addc(out, '"')) != 0)
-        return rc;
-    for (i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)p[i];
-        char esc[7];
-        size_t elen = 2;
-
-        if (c >= 0x20 && c != '"' && c != '\\')
-            continue;
-        esc[0] = '\\';
-        switch (c) {
-        case '"':
-            esc[1] = '"';
-            break;
-        case '\\':
-            esc[1] = '\\';
-            break;
-        case '\n':
-            esc[1] = 'n';
-            break;
-        case '\r':
-            esc[1] = 'r';
-            break;
-        case '\t':
-            esc[1] = 't';
-            break;
-        default:
-            memcpy(esc + 1, "u00", 3);
-            esc[4] = hex[c >> 4];
-            esc[5] = hex[c & 15];
-            elen = 6;
-        }
-        if ((rc = buf_add(out, p + run, i - run)) != 0 ||
-            (rc = buf_add(out, esc, elen)) != 0)
-            goto fail;
-        run = i + 1;
-    }
-    if ((rc = buf_add(out, p + run, n - run)) != 0 ||
-        (rc = buf_addc(out, '"')) != 0)
-        goto fail;
-    return 0;
-fail:
-    if (out->ptr != NULL) {
-        out->len = old;
-        out->ptr[old] = '\0';
-    }
-    return rc;
-}
-
-int
-wh_json_escape(struct buf *out, const char *s)
-{
-    return escape_n(out, s, strlen(s));
-}
-
-/* write_json appends v compactly, as json_dumps(JSON_COMPACT) would, but
- * in one pass into out (jansson's callback dumper was a third of the cost
- * of a request). depth is bounded by the decoder's WH_MAX_DEPTH, plus the
- * patch's own two levels. */
-static int
-write_json(struct buf *out, const json_t *v, int depth)
-{
-    char num[64];
-    int rc = 0, n;
-
-    if (depth > WH_MAX_DEPTH + 8)
-        return errmsg_set(RC_LIMIT, "patch nested too deeply");
-    switch (json_typeof(v)) {
-    case JSON_OBJECT: {
-        const char *key;
-        json_t *val; /* borrowed */
-        int first = 1;
-        if ((rc = buf_addc(out, '{')) != 0)
-            return rc;
-        json_object_foreach((json_t *)v, key, val)
-        {
-            if ((!first && (rc = buf_addc(out, ',')) != 0) ||
-                (rc = escape_n(out, key, strlen(key))) != 0 ||
-                (rc = buf_addc(out, ':')) != 0 ||
-                (rc = write_json(out, val, depth + 1)) != 0)
-                return rc;
-            first = 0;
-        }
-        return buf_addc(out, '}');
-    }
-    case JSON_ARRAY: {
-        size_t i;
-        json_t *val; /* borrowed */
-        if ((rc = buf_addc(out, '[')) != 0)
-            return rc;
-        json_array_foreach(v, i, val)
-        {
-            if ((i > 0 && (rc = buf_addc(out, ',')) != 0) ||
-                (rc = write_json(out, val, depth + 1)) != 0)
-                return rc;
-        }
-        return buf_addc(out, ']');
-    }
-    case JSON_STRING:
-        return escape_n(out, json_string_value(v), json_string_length(v));
-    case JSON_INTEGER:
-        n = snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT,
-                     json_integer_value(v));
-        return buf_add(out, num, (size_t)n);
-    case JSON_REAL:
-        n = snprintf(num, sizeof(num), "%.17g", json_real_value(v));
-        if (strpbrk(num, ".eE") == NULL && n + 2 < (int)sizeof(num)) {
-            memcpy(num + n, ".0", 3); /* stays a real when read back */
-            n += 2;
-        }
-        return buf_add(out, num, (size_t)n);
-    case JSON_TRUE:
-        return buf_add(out, "true", 4);
-    case JSON_FALSE:
-        return buf_add(out, "false", 5);
-    case JSON_NULL:
-        return buf_add(out, "null", 4);
-    }
-    return errmsg_set(RC_INTERNAL, "unknown JSON type");
-}
-
-int
-wh_json_write(struct buf *out, const json_t *v)
-{
-    size_t old = out->len;
-    int rc = write_json(out, v, 0);
-
-    if (rc != 0 && out->ptr != NULL) {
-        out->len = old;
-        out->ptr[old] = '\0';
-    }
-    return rc;
-}
 
 /* ---- decode ------------------------------------------------------------ */
 
@@ -226,7 +36,14 @@ wh_review_decode(struct wh_review *rv, const char *body, size_t len,
     int rc;
 
     memset(rv, 0, sizeof(*rv));
-    if ((rc = jutil_parse(&doc, body, len, &lim)) != 0)
+    /* the fast parser takes well-formed reviews; whatever it declines goes
+     * to jansson, whose verdict and message stay authoritative */
+    rc = len <= (max_bytes ? max_bytes : JUTIL_DEFAULT_MAX_BYTES)
+             ? wh_json_parse(&doc, body, len, WH_MAX_DEPTH)
+             : RC_AGAIN;
+    if (rc == RC_AGAIN)
+        rc = jutil_parse(&doc, body, len, &lim);
+    if (rc != 0)
         return rc;
     if (!json_is_object(doc)) {
         rc = errmsg_set(RC_INVAL, "the body is not a JSON object");
@@ -384,35 +201,13 @@ wh_outcome_cleanup(struct wh_outcome *out)
 
 /* ---- encode ------------------------------------------------------------ */
 
-/* reserve makes room for n more bytes in one allocation (buf grows by
- * doubling from 256 bytes otherwise). A failure is left to the appends
- * that follow, which report it. */
-static void
-reserve(struct buf *b, size_t n)
-{
-    size_t need = b->len + n + 1;
-    char *p;
-
-    if (need <= b->cap || n > (b->max ? b->max : BUF_DEFAULT_MAX))
-        return;
-    p = mem_realloc(b->ptr, need);
-    if (p == NULL)
-        return;
-    if (b->ptr == NULL)
-        p[0] = '\0';
-    b->ptr = p;
-    b->cap = need;
-}
-
 int
 wh_response_encode(struct buf *out, const struct wh_review *rv,
                    const struct wh_outcome *oc)
 {
-    struct buf patch;
     size_t old = out->len;
     int rc;
 
-    buf_init(&patch, out->max);
     if ((rc = buf_addstr(out, "{\"apiVersion\":\"")) != 0 ||
         (rc = buf_addstr(out, rv->api_version)) != 0 ||
         (rc = buf_addstr(out, "\",\"kind\":\"AdmissionReview\","
@@ -430,23 +225,18 @@ wh_response_encode(struct buf *out, const struct wh_review *rv,
             goto fail;
     } else if (oc->decision == WH_INJECTED && oc->patch != NULL &&
                json_array_size(oc->patch) > 0) {
-        reserve(&patch, 16384);
-        if ((rc = wh_json_write(&patch, oc->patch)) != 0)
-            goto fail;
-        reserve(out, (patch.len + 2) / 3 * 4 + 64);
+        /* the patch text goes straight into base64: never built whole */
         if ((rc = buf_addstr(out, ",\"allowed\":true,\"patchType\":"
                                   "\"JSONPatch\",\"patch\":\"")) != 0 ||
-            (rc = wh_base64_encode(out, patch.ptr, patch.len)) != 0 ||
+            (rc = wh_json_write_base64(out, oc->patch)) != 0 ||
             (rc = buf_addstr(out, "\"}}")) != 0)
             goto fail;
     } else {
         if ((rc = buf_addstr(out, ",\"allowed\":true}}")) != 0)
             goto fail;
     }
-    buf_cleanup(&patch);
     return 0;
 fail:
-    buf_cleanup(&patch);
     if (out->ptr != NULL) {
         out->len = old;
         out->ptr[old] = '\0';

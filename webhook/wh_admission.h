@@ -7,6 +7,7 @@
 #ifndef MZ_WH_ADMISSION_H
 #define MZ_WH_ADMISSION_H
 
+#include "webhook/wh_json.h" /* wh_json_write, wh_json_escape, base64 */
 #include "webhook/wh_metrics.h"
 
 #include <jansson.h>
@@ -79,17 +80,5 @@ int wh_response_encode(struct buf *out, const struct wh_review *rv,
  * valid env name, RC_NOMEM. */
 #define WH_MAX_PATH_ENV 32
 int wh_path_parse(json_t **env_out, const char *path);
-
-/* wh_base64_encode appends standard base64 (RFC 4648, padded) of p[0..n).
- * 0, RC_NOMEM or RC_LIMIT; on failure out is unchanged. */
-int wh_base64_encode(struct buf *out, const void *p, size_t n);
-
-/* wh_json_escape appends s as a JSON string literal (with quotes). */
-int wh_json_escape(struct buf *out, const char *s);
-
-/* wh_json_write appends v as compact JSON (what json_dumps(JSON_COMPACT)
- * gives: keys in order, reals with a '.' or exponent). 0, RC_NOMEM,
- * RC_LIMIT; on failure out keeps its length. */
-int wh_json_write(struct buf *out, const json_t *v);
 
 #endif

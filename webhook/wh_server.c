@@ -2,8 +2,17 @@
  *
  * Threads: each daemon runs MHD's epoll loop in a pool of `threads` worker
  * threads; the handler runs on them and never blocks on anything but CPU
- * (no I/O besides the async logger's queue). Per request state (struct
- * req) lives from the first handler call to MHD's completion callback.
+ * (no I/O besides the async logger's queue).
+ *
+ * Memory: each connection has a struct conn (MHD's socket context, from
+ * MHD_CONNECTION_NOTIFY_STARTED to _CLOSED) holding the state of its
+ * current request and two buffers reused from request to request: the
+ * body (sized once from Content-Length) and the response (handed to MHD
+ * without a copy, MHD_RESPMEM_PERSISTENT: MHD reads it until the request
+ * completes, and a connection serves one request at a time). Buffers over
+ * CONN_KEEP_MAX are released after the request, so an idle connection
+ * keeps little. A request therefore allocates nothing in this file; the
+ * remaining allocations are jansson's (the review, the injector's work).
  *
  * Locking: s->mu guards s->cfg, s->cur and the draining list. The handler
  * only takes it to grab a configuration reference. */
@@ -30,6 +39,8 @@
 #include <string.h>
 #include <poll.h>
 #include <sys/eventfd.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -70,6 +81,16 @@ struct req {
     unsigned code; /* != 0: answer this error once the body is read */
     char msg[ERRMSG_MAX + 32];
 };
+
+/* struct conn: one per connection (see the top of the file). */
+struct conn {
+    struct req rq;  /* the /inject request being served */
+    int busy;       /* rq is in use: from inject_begin to completed */
+    struct buf out; /* the response body MHD is sending */
+    struct wh_server *srv;
+};
+
+#define CONN_KEEP_MAX ((size_t)64 << 10) /* larger buffers are released */
 
 /* Marker for requests answered without per-request state: libmicrohttpd
  * 0.9.75 closes the connection after a response queued on the first call
@@ -155,6 +176,18 @@ send_msg(struct wh_server *s, struct MHD_Connection *c, unsigned code,
         "text/plain; charset=utf-8", NULL);
 }
 
+/* send_persistent answers with p[0..n), which stays valid and unchanged
+ * until the request completes (the connection's response buffer). */
+static enum MHD_Result
+send_persistent(struct wh_server *s, struct MHD_Connection *c, unsigned code,
+                const char *p, size_t n, const char *ctype)
+{
+    return send_resp(
+        s, c, code,
+        MHD_create_response_from_buffer(n, (void *)p, MHD_RESPMEM_PERSISTENT),
+        ctype, NULL);
+}
+
 /* send_buf answers with the content of b (taken). */
 static enum MHD_Result
 send_buf(struct wh_server *s, struct MHD_Connection *c, unsigned code,
@@ -173,13 +206,22 @@ send_buf(struct wh_server *s, struct MHD_Connection *c, unsigned code,
 
 /* ---- /inject ----------------------------------------------------------- */
 
+/* fmt_ms writes ns as milliseconds with three decimals ("0.390"). */
+static void
+fmt_ms(char *dst, size_t n, uint64_t ns)
+{
+    uint64_t us = ns / 1000;
+    snprintf(dst, n, "%llu.%03u", (unsigned long long)(us / 1000),
+             (unsigned)(us % 1000));
+}
+
 static enum MHD_Result
 inject_fail(struct wh_server *s, struct MHD_Connection *c, struct req *rq,
             unsigned code, const char *msg)
 {
     char ms[32], cs[16];
 
-    snprintf(ms, sizeof(ms), "%.3f", (double)(now_ns() - rq->t0_ns) / 1e6);
+    fmt_ms(ms, sizeof(ms), now_ns() - rq->t0_ns);
     snprintf(cs, sizeof(cs), "%u", code);
     wh_metrics_admission(code >= 500 ? WH_ERROR : WH_BADREQ,
                          now_ns() - rq->t0_ns);
@@ -189,19 +231,20 @@ inject_fail(struct wh_server *s, struct MHD_Connection *c, struct req *rq,
 }
 
 static enum MHD_Result
-inject_finish(struct wh_server *s, struct MHD_Connection *c, struct req *rq)
+inject_finish(struct wh_server *s, struct MHD_Connection *c, struct conn *cn)
 {
+    struct req *rq = &cn->rq;
     struct inj_config *cfg = NULL;
     struct wh_review rv;
     struct wh_outcome oc;
-    struct buf out;
+    struct buf *out = &cn->out;
     enum MHD_Result ret;
     char ms[32], msg[ERRMSG_MAX + 32];
     int rc;
 
     memset(&rv, 0, sizeof(rv));
     memset(&oc, 0, sizeof(oc));
-    buf_init(&out, 0);
+    buf_reset(out);
     if (rq->code != 0)
         return inject_fail(s, c, rq, rq->code, rq->msg);
     if (rq->over) {
@@ -216,7 +259,7 @@ inject_finish(struct wh_server *s, struct MHD_Connection *c, struct req *rq)
         return inject_fail(s, c, rq, 503,
                            "no valid injector configuration is loaded");
     rc = wh_review_decode(&rv, rq->body.ptr, rq->body.len, s->o.max_body);
-    buf_cleanup(&rq->body);
+    buf_reset(&rq->body);
     if (rc != 0) {
         snprintf(msg, sizeof(msg), "could not decode AdmissionReview: %s",
                  errmsg_get());
@@ -225,7 +268,7 @@ inject_finish(struct wh_server *s, struct MHD_Connection *c, struct req *rq)
     }
     rc = wh_admit(&oc, cfg, &rv, rq->env);
     if (rc == 0)
-        rc = wh_response_encode(&out, &rv, &oc);
+        rc = wh_response_encode(out, &rv, &oc);
     if (rc != 0) {
         snprintf(msg, sizeof(msg), "admission failed: %s", errmsg_get());
         ret = inject_fail(s, c, rq, 500, msg);
@@ -242,15 +285,14 @@ inject_finish(struct wh_server *s, struct MHD_Connection *c, struct req *rq)
             ns = mns ? mns : "";
         }
         wh_metrics_admission(oc.decision, dur);
-        snprintf(ms, sizeof(ms), "%.3f", (double)dur / 1e6);
+        fmt_ms(ms, sizeof(ms), dur);
         log_kv(LOG_INFO, "webhook", "admission", "uid", rv.uid, "ns", ns, "pod",
                pod, "op", rv.operation, "decision",
                wh_decision_name(oc.decision), "reason", oc.reason, "ms", ms,
                NULL);
     }
-    ret = send_buf(s, c, 200, &out, "application/json");
+    ret = send_persistent(s, c, 200, out->ptr, out->len, "application/json");
 out:
-    buf_cleanup(&out);
     wh_outcome_cleanup(&oc);
     wh_review_cleanup(&rv);
     inj_config_free(cfg);
@@ -265,8 +307,10 @@ static enum MHD_Result
 inject_begin(struct wh_server *s, struct MHD_Connection *c, const char *url,
              void **con_cls)
 {
+    const union MHD_ConnectionInfo *ci;
     const char *ctype, *clen;
     json_t *env = NULL; /* owned */
+    struct conn *cn;
     struct req *rq;
     char msg[ERRMSG_MAX + 32];
     int rc;
@@ -281,10 +325,17 @@ inject_begin(struct wh_server *s, struct MHD_Connection *c, const char *url,
                "error", msg, NULL);
         return send_msg(s, c, 413, msg);
     }
-    rq = mem_calloc(1, sizeof(*rq));
-    if (rq == NULL)
-        return MHD_NO;
-    buf_init(&rq->body, s->o.max_body);
+    ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    cn = ci != NULL ? ci->socket_context : NULL;
+    if (cn == NULL || cn->busy)
+        return MHD_NO; /* no state (out of memory at connect): close */
+    rq = &cn->rq;
+    rq->body.max = s->o.max_body;
+    buf_reset(&rq->body);
+    rq->env = NULL;
+    rq->over = 0;
+    rq->code = 0;
+    rq->msg[0] = '\0';
     rq->t0_ns = now_ns();
     ctype = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
                                         MHD_HTTP_HEADER_CONTENT_TYPE);
@@ -294,62 +345,101 @@ inject_begin(struct wh_server *s, struct MHD_Connection *c, const char *url,
         snprintf(rq->msg, sizeof(rq->msg),
                  "invalid Content-Type, want `application/json`");
     } else if ((rc = wh_path_parse(&env, url)) != 0) {
-        if (rc == RC_NOMEM) {
-            buf_cleanup(&rq->body);
-            mem_free(rq);
+        if (rc == RC_NOMEM)
             return MHD_NO;
-        }
         rq->code = 400;
         snprintf(rq->msg, sizeof(rq->msg), "invalid path: %s", errmsg_get());
     }
     rq->env = env;
     if (rq->code == 0 && clen != NULL) {
-        /* one allocation of the announced size instead of doubling */
+        /* room for the announced size at once instead of doubling (the
+         * connection's buffer usually has it already) */
         size_t n = (size_t)strtoull(clen, NULL, 10);
-        if (n > 0 && (rq->body.ptr = mem_alloc(n + 1)) != NULL) {
-            rq->body.ptr[0] = '\0';
-            rq->body.cap = n + 1;
+        if (n + 1 > rq->body.cap) {
+            char *p = mem_realloc(rq->body.ptr, n + 1);
+            if (p != NULL) {
+                p[0] = '\0';
+                rq->body.ptr = p;
+                rq->body.cap = n + 1;
+            }
         }
     }
+    cn->busy = 1;
     atomic_fetch_add(&s->inflight, 1);
     wh_metrics_inflight(1);
-    *con_cls = rq;
+    *con_cls = cn;
     return MHD_YES;
+}
+
+/* trim releases a buffer grown past CONN_KEEP_MAX, else empties it. */
+static void
+trim(struct buf *b)
+{
+    if (b->cap > CONN_KEEP_MAX)
+        buf_cleanup(b);
+    else
+        buf_reset(b);
+}
+
+/* request_done ends cn's request: drops what it owns, keeps the buffers. */
+static void
+request_done(struct conn *cn)
+{
+    json_decref(cn->rq.env);
+    cn->rq.env = NULL;
+    trim(&cn->rq.body);
+    trim(&cn->out);
+    cn->busy = 0;
+    atomic_fetch_sub(&cn->srv->inflight, 1);
+    wh_metrics_inflight(-1);
 }
 
 static void
 completed(void *cls, struct MHD_Connection *c, void **con_cls,
           enum MHD_RequestTerminationCode toe)
 {
-    struct wh_server *s = cls;
-    struct req *rq = *con_cls;
+    struct conn *cn = *con_cls;
 
+    (void)cls;
     (void)c;
     (void)toe;
-    if (rq == NULL || (void *)rq == (void *)&deferred) {
-        *con_cls = NULL;
-        return;
-    }
-    buf_cleanup(&rq->body);
-    json_decref(rq->env);
-    mem_free(rq);
     *con_cls = NULL;
-    atomic_fetch_sub(&s->inflight, 1);
-    wh_metrics_inflight(-1);
+    if (cn == NULL || (void *)cn == (void *)&deferred || !cn->busy)
+        return;
+    request_done(cn);
 }
 
+/* conn_notify creates and frees the connection's state. Without memory
+ * for it the connection still serves everything but /inject (closed). */
 static void
 conn_notify(void *cls, struct MHD_Connection *c, void **socket_context,
             enum MHD_ConnectionNotificationCode toe)
 {
     struct slot *sl = cls;
+    struct conn *cn;
 
     (void)c;
-    (void)socket_context;
-    if (toe == MHD_CONNECTION_NOTIFY_STARTED)
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
         atomic_fetch_add(&sl->conns, 1);
-    else if (toe == MHD_CONNECTION_NOTIFY_CLOSED)
+        cn = mem_calloc(1, sizeof(*cn));
+        if (cn != NULL) {
+            buf_init(&cn->rq.body, sl->srv->o.max_body);
+            buf_init(&cn->out, 0);
+            cn->srv = sl->srv;
+        }
+        *socket_context = cn;
+    } else if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
+        cn = *socket_context;
+        *socket_context = NULL;
+        if (cn != NULL) {
+            if (cn->busy) /* MHD reports completion first: defensive */
+                request_done(cn);
+            buf_cleanup(&cn->rq.body);
+            buf_cleanup(&cn->out);
+            mem_free(cn);
+        }
         atomic_fetch_sub(&sl->conns, 1);
+    }
 }
 
 /* ---- routing ----------------------------------------------------------- */
@@ -410,22 +500,24 @@ handle(void *cls, struct MHD_Connection *c, const char *url, const char *method,
 {
     struct slot *sl = cls;
     struct wh_server *s = sl->srv;
-    struct req *rq = *con_cls;
+    struct conn *cn = *con_cls;
+    struct req *rq;
 
     (void)version;
-    if (rq == NULL) {
+    if (cn == NULL) {
         if (is_inject_path(url) && strcmp(method, MHD_HTTP_METHOD_POST) == 0)
             return inject_begin(s, c, url, con_cls);
         *con_cls = &deferred;
         return MHD_YES;
     }
-    if ((void *)rq == (void *)&deferred) {
+    if ((void *)cn == (void *)&deferred) {
         if (*upload_size > 0) {
             *upload_size = 0; /* a body nobody asked for: discarded */
             return MHD_YES;
         }
         return route(s, c, url, method);
     }
+    rq = &cn->rq;
     if (*upload_size > 0) {
         if (!rq->over && rq->code == 0 &&
             buf_add(&rq->body, upload, *upload_size) != 0) {
@@ -435,7 +527,7 @@ handle(void *cls, struct MHD_Connection *c, const char *url, const char *method,
         *upload_size = 0; /* consumed (or discarded) */
         return MHD_YES;
     }
-    return inject_finish(s, c, rq);
+    return inject_finish(s, c, cn);
 }
 
 /* ---- lifecycle --------------------------------------------------------- */
@@ -496,6 +588,7 @@ static void *
 acceptor_main(void *arg)
 {
     struct wh_server *s = arg;
+    int one = 1;
 
     for (;;) {
         struct pollfd pf[2] = {{s->wake_fd, POLLIN, 0},
@@ -531,6 +624,8 @@ acceptor_main(void *arg)
                 }
                 break; /* EAGAIN: done for now */
             }
+            /* answers are written whole: no Nagle delay on their tail */
+            setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
             pthread_mutex_lock(&s->mu);
             if (s->cur != NULL) {
                 /* on failure MHD has closed fd */

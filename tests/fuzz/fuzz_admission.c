@@ -3,12 +3,19 @@
  * response is valid JSON, an AdmissionReview in the request's apiVersion
  * with the request's uid, and a patch (when present) is base64 of a JSON
  * array. The first bytes up to a newline, when they start with "/inject",
- * are used as the request path (path parameters). */
+ * are used as the request path (path parameters).
+ *
+ * The same bytes also go through wh_json_parse and jansson side by side:
+ * whatever the fast parser accepts, jansson must accept too (within the
+ * review's depth cap) and serialize to the same text (types, values and
+ * key order). */
 #include "injector/injector.h"
 #include "lib/buf.h"
 #include "lib/jutil.h"
 #include "lib/mem.h"
+#include "lib/rc.h"
 #include "webhook/wh_admission.h"
+#include "webhook/wh_json.h"
 
 #include <assert.h>
 #include <stdint.h>
@@ -69,6 +76,31 @@ check_patch(const char *s, const json_t *patch)
     buf_cleanup(&b);
 }
 
+/* check_fast_parser: wh_json_parse accepts only what jansson accepts, and
+ * builds the same document */
+static void
+check_fast_parser(const char *p, size_t n)
+{
+    struct jutil_limits lim = {0, WH_MAX_DEPTH};
+    json_t *fast = NULL, *ref = NULL; /* owned */
+    int rc = wh_json_parse(&fast, p, n, WH_MAX_DEPTH);
+    int rrc = jutil_parse(&ref, p, n, &lim);
+
+    assert(rc == 0 || rc == RC_AGAIN || rc == RC_NOMEM);
+    if (rc == 0) {
+        char *a, *b;
+        assert(rrc == 0);
+        assert(json_equal(fast, ref));
+        a = json_dumps(fast, JSON_COMPACT | JSON_ENCODE_ANY);
+        b = json_dumps(ref, JSON_COMPACT | JSON_ENCODE_ANY);
+        assert(a != NULL && b != NULL && strcmp(a, b) == 0);
+        free(a);
+        free(b);
+    }
+    json_decref(fast);
+    json_decref(ref);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -95,6 +127,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         size -= n + 1;
         p = (const char *)nl + 1;
     }
+    check_fast_parser(p, size);
     buf_init(&out, 0);
     if (wh_review_decode(&rv, p, size, 0) != 0)
         goto done;
