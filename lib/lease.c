@@ -207,3 +207,14 @@ lease_decide(struct lease_observed *obs, const struct lease_record *cur,
     next->transitions = cur->transitions + 1;
     return LEASE_TAKE;
 }
+
+int64_t
+lease_window_left_ms(int64_t renew_start_ms, int64_t now_ms, int lease_ms,
+                     int deadline_ms, int margin_ms)
+{
+    int64_t left = renew_start_ms + lease_ms - margin_ms - now_ms;
+
+    if (now_ms - renew_start_ms >= deadline_ms || left <= 0)
+        return 0;
+    return left;
+}

@@ -15,9 +15,14 @@
  * remember to clear), and a watchdog thread calls stopped_leading at that
  * moment even while a renew request hangs. Every request has a timeout
  * below the renew deadline. A standby waits lease_duration (> renew
- * deadline) from its own observation, so two leaders never overlap as long
- * as writers check lease_is_leader() before each write and bound each
- * write's duration by (lease_duration - renew_deadline). After losing, the
+ * deadline) from its own observation, which comes after our renew reached
+ * the server, so no one else can lead before renew start + lease_duration.
+ * Writers fence themselves in time against that instant: right before each
+ * write, lease_remaining_ms() (0 when not leader) must exceed the write's
+ * request timeout, so a write is never started, and never waited for,
+ * past the moment another leader could exist. stopped_leading is NOT a
+ * barrier: a write started just before it may still complete just after
+ * it (it still completes inside the lease). After losing, the
  * elector goes on as a candidate and may lead again (started_leading
  * again). lease_stop releases the lease (holder "", leaseDurationSeconds 1)
  * so a standby takes over at once.
@@ -79,6 +84,13 @@ enum lease_decision lease_decide(struct lease_observed *obs,
                                  int64_t mono_ms, int64_t wall_us,
                                  struct lease_record *next);
 
+/* lease_window_left_ms: how long a leader whose last successful renew
+ * STARTED at renew_start_ms may still have a write in flight at now_ms
+ * (same monotonic clock): renew_start + lease_ms - margin_ms - now while
+ * it is leader (now - renew_start < deadline_ms), else 0. Pure. */
+int64_t lease_window_left_ms(int64_t renew_start_ms, int64_t now_ms,
+                             int lease_ms, int deadline_ms, int margin_ms);
+
 /* ---- the elector ---- */
 
 struct lease_opts {
@@ -93,6 +105,10 @@ struct lease_opts {
     void (*stopped_leading)(void *ud);
     void (*new_leader)(void *ud, const char *identity); /* may be NULL */
     void *ud;
+    /* subtracted from the lease for lease_remaining_ms (clock-rate drift
+     * between nodes, scheduling); 0: min(lease / 10, (lease - renew
+     * deadline) / 2); must be < lease - renew deadline */
+    int safety_margin_ms;
 };
 
 struct lease;
@@ -109,6 +125,15 @@ void lease_stop(struct lease *l);
 void lease_free(struct lease *l);
 
 int lease_is_leader(struct lease *l);
+/* lease_remaining_ms: 0 when not leader (as lease_is_leader), else the
+ * milliseconds until another candidate could possibly hold the Lease, less
+ * the safety margin: lease_window_left_ms() of the last successful renew.
+ * While leader it is always > lease - renew deadline - margin. Call it
+ * right before each leader-only write and start the write only if its
+ * request timeout is below the value (or use the value as the timeout):
+ * the write then cannot be answered after another leader could exist.
+ * *term (may be NULL) gets lease_term() read atomically with it. */
+int64_t lease_remaining_ms(struct lease *l, int *term);
 /* lease_term: leaseTransitions of the current term while leader, else -1:
  * a fencing number for writes. */
 int lease_term(struct lease *l);

@@ -112,7 +112,14 @@ lease_new(struct lease **out, const struct kube_config *cfg,
         l->o.retry_period_ms = 2000;
     if (l->o.request_timeout_ms <= 0)
         l->o.request_timeout_ms = l->o.renew_deadline_ms / 4;
+    if (l->o.safety_margin_ms <= 0) {
+        int a = l->o.lease_duration_ms / 10;
+        int b = (l->o.lease_duration_ms - l->o.renew_deadline_ms) / 2;
+        l->o.safety_margin_ms = a < b ? a : b;
+    }
     if (l->o.lease_duration_ms <= l->o.renew_deadline_ms ||
+        l->o.safety_margin_ms >=
+            l->o.lease_duration_ms - l->o.renew_deadline_ms ||
         (int64_t)l->o.renew_deadline_ms * 10 <=
             (int64_t)l->o.retry_period_ms * 12 ||
         l->o.request_timeout_ms >= l->o.renew_deadline_ms ||
@@ -121,7 +128,8 @@ lease_new(struct lease **out, const struct kube_config *cfg,
         return errmsg_set(RC_INVAL,
                           "lease timings must satisfy duration > renew "
                           "deadline > 1.2 x retry period, request timeout < "
-                          "renew deadline, duration in whole seconds");
+                          "renew deadline, duration in whole seconds, "
+                          "safety margin < duration - renew deadline");
     }
     l->ns = mem_strdup(o->ns);
     l->name = mem_strdup(o->name);
@@ -184,6 +192,22 @@ lease_term(struct lease *l)
     v = leader_now(l, mono_ms()) ? l->term : -1;
     pthread_mutex_unlock(&l->mu);
     return v;
+}
+
+int64_t
+lease_remaining_ms(struct lease *l, int *term)
+{
+    int64_t left = 0;
+
+    pthread_mutex_lock(&l->mu);
+    if (l->leader)
+        left =
+            lease_window_left_ms(l->renew_ok, mono_ms(), l->o.lease_duration_ms,
+                                 l->o.renew_deadline_ms, l->o.safety_margin_ms);
+    if (term)
+        *term = left > 0 ? l->term : -1;
+    pthread_mutex_unlock(&l->mu);
+    return left;
 }
 
 /* ---- one attempt ---- */

@@ -1,16 +1,22 @@
 /* lease_tool.c: a test-only leader-election client (lib/lease). It
  * campaigns for a Lease and, while leader, writes its identity, term
  * (leaseTransitions of its term) and a counter into a ConfigMap every
- * --write-ms, checking lease_is_leader() before each write. e2e scripts run
- * two of them and check from the ConfigMap's history that terms never
- * interleave.
+ * --write-ms. Each write is fenced in time: right before it,
+ * lease_remaining_ms() must exceed the write client's request timeout
+ * (--write-timeout-ms), so no write starts, or is waited for, past the
+ * moment another candidate could take the Lease. e2e scripts run two of
+ * them and check from the server's history that terms never interleave.
  *
  *   lease_tool --kubeconfig FILE --namespace NS --lease NAME --configmap CM
  *              [--identity ID] [--lease-ms 15000] [--renew-ms 10000]
  *              [--retry-ms 2000] [--request-ms N] [--write-ms 300]
+ *              [--write-timeout-ms 2000]
  *
  * Lines on stdout: {"ev":"started"|"stopped","id":..,"t":unix_ms},
- * {"ev":"write","id":..,"term":..,"counter":..,"ok":true|false}.
+ * {"ev":"write","id":..,"t":end_ms,"start":ms,"until":ms,"term":..,
+ * "counter":..,"ok":true|false} ("until": start + lease_remaining_ms, the
+ * latest instant the write may be in flight), {"ev":"skip",..,"left":ms}
+ * when leader but with too little time left for a write.
  * SIGTERM/SIGINT: stop (the lease is released), exit 0. */
 #include "lib/errmsg.h"
 #include "lib/jutil.h"
@@ -51,12 +57,23 @@ say_ev(const char *ev, const char *id, int term)
 }
 
 static void
-say_write(const char *id, int term, long counter, int ok)
+say_write(const char *id, long long start, long long until, int term,
+          long counter, int ok)
 {
     pthread_mutex_lock(&out_mu);
-    printf("{\"ev\":\"write\",\"id\":\"%s\",\"t\":%lld,\"term\":%d,"
-           "\"counter\":%ld,\"ok\":%s}\n",
-           id, unix_ms(), term, counter, ok ? "true" : "false");
+    printf("{\"ev\":\"write\",\"id\":\"%s\",\"t\":%lld,\"start\":%lld,"
+           "\"until\":%lld,\"term\":%d,\"counter\":%ld,\"ok\":%s}\n",
+           id, unix_ms(), start, until, term, counter, ok ? "true" : "false");
+    fflush(stdout);
+    pthread_mutex_unlock(&out_mu);
+}
+
+static void
+say_skip(const char *id, long long left)
+{
+    pthread_mutex_lock(&out_mu);
+    printf("{\"ev\":\"skip\",\"id\":\"%s\",\"t\":%lld,\"left\":%lld}\n", id,
+           unix_ms(), left);
     fflush(stdout);
     pthread_mutex_unlock(&out_mu);
 }
@@ -78,15 +95,17 @@ usage(void)
 {
     fputs("usage: lease_tool --kubeconfig FILE --namespace NS --lease NAME "
           "--configmap CM [--identity ID] [--lease-ms N] [--renew-ms N] "
-          "[--retry-ms N] [--request-ms N] [--write-ms N]\n",
+          "[--retry-ms N] [--request-ms N] [--write-ms N] "
+          "[--write-timeout-ms N]\n",
           stderr);
     return 2;
 }
 
-/* write_cm: merge-patch (create on 404) the ConfigMap with our term. */
+/* write_cm: merge-patch (create on 404) the ConfigMap with our term. The
+ * create is a second request: fenced again (RC_TIMEOUT if no time left). */
 static int
 write_cm(struct kube_client *c, const char *ns, const char *cm, const char *id,
-         int term, long counter)
+         int term, long counter, int timeout_ms)
 {
     char t[16], n[24];
     json_t *p;
@@ -101,8 +120,12 @@ write_cm(struct kube_client *c, const char *ns, const char *cm, const char *id,
         return RC_NOMEM;
     rc = kube_patch(c, &KUBE_CONFIGMAPS, ns, cm, NULL, KUBE_PATCH_MERGE, p,
                     NULL, 0, NULL);
-    if (rc == RC_NOTFOUND)
-        rc = kube_create(c, &KUBE_CONFIGMAPS, ns, p, NULL);
+    if (rc == RC_NOTFOUND) {
+        if (lease_remaining_ms(the_lease, NULL) > timeout_ms)
+            rc = kube_create(c, &KUBE_CONFIGMAPS, ns, p, NULL);
+        else
+            rc = errmsg_set(RC_TIMEOUT, "no time left in the lease");
+    }
     json_decref(p);
     return rc;
 }
@@ -116,7 +139,7 @@ main(int argc, char **argv)
     struct kube_config *cfg = NULL;
     struct kube_client *c = NULL;
     struct log_opts lo = {0};
-    int write_ms = 300, rc, status = 1;
+    int write_ms = 300, write_timeout_ms = 2000, rc, status = 1;
     long counter = 0;
     sigset_t set;
 
@@ -149,10 +172,13 @@ main(int argc, char **argv)
             o.request_timeout_ms = (int)strtol(v, NULL, 10);
         else if (strcmp(a, "--write-ms") == 0)
             write_ms = (int)strtol(v, NULL, 10);
+        else if (strcmp(a, "--write-timeout-ms") == 0)
+            write_timeout_ms = (int)strtol(v, NULL, 10);
         else
             return usage();
     }
-    if (kc == NULL || ns == NULL || name == NULL || cm == NULL || write_ms <= 0)
+    if (kc == NULL || ns == NULL || name == NULL || cm == NULL ||
+        write_ms <= 0 || write_timeout_ms <= 0)
         return usage();
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
@@ -162,8 +188,8 @@ main(int argc, char **argv)
     o.name = name;
     o.started_leading = started;
     o.stopped_leading = stopped;
-    /* a write must finish well inside lease - renew deadline (5 s) */
-    co.timeout_ms = 2000;
+    /* every write's timeout is checked against lease_remaining_ms() */
+    co.timeout_ms = write_timeout_ms;
     co.max_retries = -1;
     if ((rc = kube_config_from_file(&cfg, kc, NULL)) != 0 ||
         (rc = kube_client_new(&c, cfg, &co)) != 0 ||
@@ -175,12 +201,22 @@ main(int argc, char **argv)
         int sig = sigtimedwait(&set, NULL, &ts);
         if (sig == SIGTERM || sig == SIGINT)
             break;
-        int term = lease_term(the_lease); /* -1 unless leading now */
-        if (term < 0)
+        /* the fence, right before the write: leader now, and the write's
+         * timeout ends before another candidate could take the Lease */
+        int term;
+        long long start = unix_ms(); /* before: start + left is not late */
+        int64_t left = lease_remaining_ms(the_lease, &term);
+        if (left <= 0)
+            continue; /* not leader */
+        if (left <= write_timeout_ms) {
+            say_skip(lease_identity(the_lease), (long long)left);
             continue;
+        }
         counter++;
-        rc = write_cm(c, ns, cm, lease_identity(the_lease), term, counter);
-        say_write(lease_identity(the_lease), term, counter, rc == 0);
+        rc = write_cm(c, ns, cm, lease_identity(the_lease), term, counter,
+                      write_timeout_ms);
+        say_write(lease_identity(the_lease), start, start + left, term, counter,
+                  rc == 0);
     }
     rc = 0;
     status = 0;

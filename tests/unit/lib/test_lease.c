@@ -1,6 +1,7 @@
 /* test_lease.c: MicroTime, the Lease record, and the acquire/renew decision
  * on a fake clock (expiry measured from the local observation time). */
 #include "tests/unit/harness.h"
+#include "lib/errmsg.h"
 #include "lib/jutil.h"
 #include "lib/lease.h"
 #include "lib/mem.h"
@@ -167,6 +168,21 @@ TEST(lease_decide_self_renews_keeping_term)
     CHECK_INT(next.renew_us, 9999);
 }
 
+TEST(lease_window_left_counts_from_renew_start)
+{
+    /* lease 15 s, renew deadline 10 s, margin 1.5 s; renew started at 1000 */
+    CHECK_INT(lease_window_left_ms(1000, 1000, 15000, 10000, 1500), 13500);
+    CHECK_INT(lease_window_left_ms(1000, 6000, 15000, 10000, 1500), 8500);
+    /* the last instant as leader still leaves lease - deadline - margin */
+    CHECK_INT(lease_window_left_ms(1000, 10999, 15000, 10000, 1500), 3501);
+    /* at the renew deadline it is over, though the lease itself is not */
+    CHECK_INT(lease_window_left_ms(1000, 11000, 15000, 10000, 1500), 0);
+    CHECK_INT(lease_window_left_ms(1000, 14000, 15000, 10000, 1500), 0);
+    CHECK_INT(lease_window_left_ms(1000, 99000, 15000, 10000, 1500), 0);
+    /* a margin that eats the whole window never yields a negative */
+    CHECK_INT(lease_window_left_ms(1000, 5000, 15000, 10000, 12000), 0);
+}
+
 TEST(lease_new_checks_timings)
 {
     struct lease_opts o = {0};
@@ -184,5 +200,13 @@ TEST(lease_new_checks_timings)
     o.retry_period_ms = 1000;
     o.request_timeout_ms = 2000;
     CHECK_INT(lease_new(&l, NULL, &o), RC_INVAL);
+    CHECK(l == NULL);
+    /* a safety margin must leave a write window after the renew deadline */
+    o.renew_deadline_ms = 10000;
+    o.retry_period_ms = 2000;
+    o.request_timeout_ms = 0;
+    o.safety_margin_ms = 5000;
+    CHECK_INT(lease_new(&l, NULL, &o), RC_INVAL);
+    CHECK_CONTAINS(errmsg_get(), "safety margin");
     CHECK(l == NULL);
 }
