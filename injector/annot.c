@@ -377,11 +377,18 @@ inj_params_resolve(struct inj_ctx *ctx)
     rc = validate_all(ctx, &overlay);
     if (rc != 0)
         return rc;
-    rc =
-        inj_proxycfg_merge(&p->proxy_config, cv->default_proxy_config, overlay);
+    /* without an overlay the mesh default itself (immutable, shared): the
+     * template cache recognises it by pointer */
+    if (overlay == NULL)
+        p->proxy_config = json_incref((json_t *)cv->default_proxy_config);
+    else
+        rc = inj_proxycfg_merge(&p->proxy_config, cv->default_proxy_config,
+                                overlay);
     json_decref(overlay);
     if (rc != 0)
         return rc;
+    if (p->proxy_config == NULL)
+        return errmsg_set(RC_NOMEM, "out of memory");
     pc = p->proxy_config;
 
     p->interception = jutil_str(pc, "interceptionMode");

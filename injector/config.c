@@ -653,6 +653,7 @@ build(struct inj_config **out, const json_t *ucfg, const json_t *uvals,
     rc = rc ? rc : read_config(c);
     rc = rc ? rc : read_values(c);
     rc = rc ? rc : read_mesh(c);
+    rc = rc ? rc : inj_cache_build(c);
     if (rc != 0) {
         inj_config_free(c);
         return rc;
@@ -732,6 +733,7 @@ inj_config_free(struct inj_config *cfg)
 {
     if (cfg == NULL || atomic_fetch_sub(&cfg->refs, 1) != 1)
         return;
+    inj_cache_free(cfg->cache);
     mem_free(cfg->v.proxy_image);
     json_decref(cfg->mesh);
     json_decref(cfg->values);

@@ -54,6 +54,8 @@ struct inj_vals {
     const json_t *default_proxy_config; /* borrowed object (maybe empty) */
 };
 
+struct inj_cache;
+
 struct inj_config {
     atomic_int refs;
     json_t *config; /* owned: effective `config` (defaults merged) */
@@ -62,6 +64,7 @@ struct inj_config {
     enum inj_policy policy;
     const json_t *never_sel, *always_sel, *injected_annotations; /* borr. */
     struct inj_vals v;
+    struct inj_cache *cache; /* owned; NULL while it is being built */
 };
 
 /* Per-pod parameters resolved from annotations, values and proxy config. */
@@ -85,6 +88,27 @@ struct inj_params {
     json_t *user_volumes, *user_mounts; /* owned objects or NULL */
     /* resources from annotations: any set -> only those */
     const char *cpu, *mem, *cpu_limit, *mem_limit;
+};
+
+/* The template's parts that do not depend on the pod, and those a pod
+ * without annotations gets, built once per configuration by the same code
+ * that builds them per pod (tmpl.c, sidecar.c, podmeta.c). Every json_t is
+ * immutable once built: injections share it (json_incref) into their
+ * results, and whoever would edit it makes a private copy first
+ * (inj_cow). A builder uses a cached part only when every parameter it
+ * depends on equals the cached parameters `p`. */
+struct inj_cache {
+    struct inj_params p; /* parameters of a pod without annotations */
+    json_t *init;        /* istio-init for p, or NULL (interception NONE) */
+    json_t *proxy_args, *ready, *startup, *security, *mounts;
+    json_t *resources;      /* for p; NULL: none */
+    json_t *lifecycle;      /* values.global.proxy.lifecycle, or NULL */
+    json_t *hold_lifecycle; /* postStart pilot-agent wait */
+    json_t *ports;          /* the proxy's ports */
+    json_t *env;            /* name -> env entry of the proxy for p */
+    json_t *volumes;        /* the fixed template volumes, in order */
+    json_t *names[4];       /* status lists for p: init, cont, vols, secrets */
+    char *status;           /* the status annotation for those names */
 };
 
 /* Deployment meta (owner.c). Strings point into `storage` or the pod. */
@@ -115,6 +139,11 @@ extern const size_t inj_default_mesh_yaml_len;
 /* config.c */
 int inj_int_from(const json_t *v, long long *out); /* int or digit string */
 
+/* tmpl.c: the cache of a configuration (called last by config.c). */
+int inj_cache_build(struct inj_config *cfg);
+void inj_cache_free(struct inj_cache *c);
+int inj_same_str(const char *a, const char *b); /* both NULL, or equal */
+
 /* proxycfg.c: ProxyConfig typing and merging. */
 int inj_proxycfg_check(const json_t *pc, const char *where);
 int inj_proxycfg_merge(json_t **out, const json_t *base, const json_t *overlay);
@@ -140,6 +169,7 @@ int inj_owner_uri(const struct inj_ctx *ctx, struct buf *out);
 int inj_strip(struct inj_ctx *ctx);
 
 /* sidecar.c */
+int inj_sidecar_cache(struct inj_ctx *ctx, struct inj_cache *c);
 int inj_build_init(struct inj_ctx *ctx, json_t **out);
 int inj_build_proxy(struct inj_ctx *ctx, json_t **out);
 int inj_proxy_add_late_env(struct inj_ctx *ctx, json_t *proxy,
@@ -147,6 +177,7 @@ int inj_proxy_add_late_env(struct inj_ctx *ctx, json_t *proxy,
 int inj_resources(const struct inj_ctx *ctx, json_t **out);
 
 /* podmeta.c */
+int inj_podmeta_cache(struct inj_ctx *ctx, struct inj_cache *c);
 int inj_add_volumes(struct inj_ctx *ctx, json_t *status_volumes);
 int inj_add_pull_secrets(struct inj_ctx *ctx, json_t *status_secrets);
 int inj_add_metadata(struct inj_ctx *ctx);

@@ -191,8 +191,15 @@ add_containers(struct inj_ctx *ctx, struct names *nm)
     if (strcmp(ctx->p.interception, "NONE") != 0) {
         rc = inj_build_init(ctx, &init);
         user = json_array_get(jutil_arr(ctx->overrides, "initContainers"), 0);
-        if (rc == 0 && user != NULL)
-            rc = inj_apply_override(init, user);
+        if (rc == 0 && user != NULL) {
+            /* the built container may be the cached one: merge into a
+             * private copy */
+            json_t *own = inj_shallow_copy(init); /* owned */
+            json_decref(init);
+            init = own;
+            rc = init ? inj_apply_override(init, user)
+                      : errmsg_set(RC_NOMEM, "out of memory");
+        }
         arr = rc ? NULL : ensure_list(ctx->spec, "initContainers");
         if (rc == 0 && (arr == NULL || json_array_append(arr, init) != 0 ||
                         inj_arr_append_str(nm->init, INJ_INIT_NAME) != 0))
@@ -238,12 +245,20 @@ add_annotations(struct inj_ctx *ctx, struct names *nm)
     json_t *v;
     int rc;
 
+    const struct inj_cache *kc = ctx->cfg->cache;
+
     rc = inj_add_metadata(ctx);
     rc = rc ? rc : inj_overrides_annotate(ctx);
-    rc = rc ? rc
-            : inj_status_string(nm->init, nm->cont, nm->vols, nm->secrets,
-                                ctx->cfg->v.revision, &status);
-    rc = rc ? rc : jutil_set_str(ctx->annots, INJ_STATUS_ANNOT, status);
+    if (rc == 0 && kc != NULL && json_equal(nm->init, kc->names[0]) &&
+        json_equal(nm->cont, kc->names[1]) &&
+        json_equal(nm->vols, kc->names[2]) &&
+        json_equal(nm->secrets, kc->names[3]))
+        rc = jutil_set_str(ctx->annots, INJ_STATUS_ANNOT, kc->status);
+    else if (rc == 0)
+        rc = inj_status_string(nm->init, nm->cont, nm->vols, nm->secrets,
+                               ctx->cfg->v.revision, &status);
+    if (rc == 0 && status != NULL)
+        rc = jutil_set_str(ctx->annots, INJ_STATUS_ANNOT, status);
     mem_free(status);
     json_object_foreach((json_t *)ctx->cfg->injected_annotations, k, v)
     {

@@ -36,25 +36,18 @@ service_account(const struct inj_ctx *ctx)
     return sa && *sa ? sa : "default";
 }
 
-/* template_volumes: the volumes of the template, in order. */
+/* fixed_volumes: the template volumes that depend only on the
+ * configuration, in order (cached). */
 static json_t *
-template_volumes(const struct inj_ctx *ctx)
+fixed_volumes(const struct inj_ctx *ctx)
 {
-    struct buf secret;
-    json_t *v = NULL; /* owned */
-    const char **keys = NULL;
-    size_t n = 0;
-    const char *k;
-    json_t *e;
-
-    buf_init(&secret, 4096);
-    if (buf_addf(&secret, "istio.%s", service_account(ctx)) != 0)
-        goto fail;
-    v = json_pack(
+    if (ctx->cfg->cache != NULL)
+        return json_incref(ctx->cfg->cache->volumes);
+    return json_pack(
         "[{s:s, s:{s:s}}, {s:s, s:{}}, "
         " {s:s, s:{s:[{s:s, s:{s:s}}, {s:s, s:{s:s}}]}},"
         " {s:s, s:{s:[{s:{s:s, s:i, s:s}}]}},"
-        " {s:s, s:{s:s}}, {s:s, s:{s:b, s:s}}]",
+        " {s:s, s:{s:s}}]",
         "name", "istio-envoy", "emptyDir", "medium", "Memory", "name",
         "istio-data", "emptyDir", "name", "istio-podinfo", "downwardAPI",
         "items", "path", "labels", "fieldRef", "fieldPath", "metadata.labels",
@@ -63,9 +56,42 @@ template_volumes(const struct inj_ctx *ctx)
         "audience",
         ctx->cfg->v.token_aud[0] ? ctx->cfg->v.token_aud : "istio-ca",
         "expirationSeconds", 43200, "path", "istio-token", "name",
-        "istiod-ca-cert", "configMap", "name", "istio-ca-root-cert", "name",
-        "istio-certs", "secret", "optional", 1, "secretName", secret.ptr);
-    if (v == NULL)
+        "istiod-ca-cert", "configMap", "name", "istio-ca-root-cert");
+}
+
+int
+inj_podmeta_cache(struct inj_ctx *ctx, struct inj_cache *c)
+{
+    c->volumes = fixed_volumes(ctx);
+    return c->volumes ? 0 : nomem();
+}
+
+/* template_volumes: the volumes of the template, in order: the fixed ones
+ * (shared), istio-certs for the service account, then the bootstrap
+ * override and the user volumes. */
+static json_t *
+template_volumes(const struct inj_ctx *ctx)
+{
+    struct buf secret;
+    json_t *v = NULL, *fixed; /* owned */
+    const char **keys = NULL;
+    size_t n = 0;
+    const char *k;
+    json_t *e;
+
+    buf_init(&secret, 4096);
+    if (buf_addf(&secret, "istio.%s", service_account(ctx)) != 0)
+        goto fail;
+    fixed = fixed_volumes(ctx);
+    v = json_array();
+    if (fixed == NULL || v == NULL || json_array_extend(v, fixed) != 0) {
+        json_decref(fixed);
+        goto fail;
+    }
+    json_decref(fixed);
+    if (inj_append_new(v, json_pack("{s:s, s:{s:b, s:s}}", "name",
+                                    "istio-certs", "secret", "optional", 1,
+                                    "secretName", secret.ptr)) != 0)
         goto fail;
     if (ctx->p.bootstrap_override &&
         inj_append_new(v, json_pack("{s:s, s:{s:s}}", "name",

@@ -98,6 +98,10 @@ inj_resources(const struct inj_ctx *ctx, json_t **out)
 
     *out = NULL;
     if (!p->cpu && !p->mem && !p->cpu_limit && !p->mem_limit) {
+        if (ctx->cfg->cache != NULL) {
+            *out = json_incref(ctx->cfg->cache->resources);
+            return 0;
+        }
         if (ctx->cfg->v.resources == NULL)
             return 0;
         *out = strip_nulls(ctx->cfg->v.resources, &err);
@@ -243,6 +247,33 @@ init_args(const struct inj_ctx *ctx)
     return a;
 }
 
+/* init_cached: does the cached istio-init apply (every parameter it
+ * depends on equals the cached pod's)? */
+static int
+init_cached(const struct inj_ctx *ctx)
+{
+    const struct inj_cache *k = ctx->cfg->cache;
+    const struct inj_params *p = &ctx->p, *d;
+
+    if (k == NULL || k->init == NULL)
+        return 0;
+    d = &k->p;
+    return ctx->user_run_as == 0 && p->status_port == d->status_port &&
+           inj_same_str(p->interception, d->interception) &&
+           inj_same_str(p->include_ip_ranges, d->include_ip_ranges) &&
+           inj_same_str(p->exclude_ip_ranges, d->exclude_ip_ranges) &&
+           inj_same_str(p->include_inbound_ports, d->include_inbound_ports) &&
+           inj_same_str(p->exclude_inbound_ports, d->exclude_inbound_ports) &&
+           inj_same_str(p->include_outbound_ports, d->include_outbound_ports) &&
+           inj_same_str(p->exclude_outbound_ports, d->exclude_outbound_ports) &&
+           inj_same_str(p->reroute_ifaces, d->reroute_ifaces) &&
+           inj_same_str(p->exclude_ifaces, d->exclude_ifaces) &&
+           inj_same_str(p->agent_log_level, d->agent_log_level) &&
+           inj_same_str(p->proxy_image, d->proxy_image) &&
+           p->proxy_config == d->proxy_config && !p->cpu && !p->mem &&
+           !p->cpu_limit && !p->mem_limit;
+}
+
 int
 inj_build_init(struct inj_ctx *ctx, json_t **out)
 {
@@ -251,6 +282,10 @@ inj_build_init(struct inj_ctx *ctx, json_t **out)
     int rc;
 
     *out = NULL;
+    if (init_cached(ctx)) {
+        *out = json_incref(ctx->cfg->cache->init);
+        return 0;
+    }
     c = json_pack("{s:s, s:s, s:o}", "name", INJ_INIT_NAME, "image",
                   ctx->p.proxy_image, "args", init_args(ctx));
     if (c == NULL)
@@ -296,9 +331,19 @@ proxy_args(const struct inj_ctx *ctx)
 {
     const struct inj_params *p = &ctx->p;
     const struct inj_vals *v = &ctx->cfg->v;
-    json_t *a = json_array(); /* owned */
+    const struct inj_cache *k = ctx->cfg->cache;
+    json_t *a; /* owned */
     struct buf b;
-    int rc = a ? 0 : RC_NOMEM;
+    int rc;
+
+    if (k != NULL && inj_same_str(p->proxy_log_level, k->p.proxy_log_level) &&
+        inj_same_str(p->component_log_level, k->p.component_log_level) &&
+        inj_same_str(p->agent_log_level, k->p.agent_log_level) &&
+        p->has_concurrency == k->p.has_concurrency &&
+        p->concurrency == k->p.concurrency)
+        return json_incref(k->proxy_args);
+    a = json_array();
+    rc = a ? 0 : RC_NOMEM;
 
     buf_init(&b, 1 << 20);
     rc = rc ? rc : inj_arr_append_str(a, "proxy");
@@ -389,14 +434,59 @@ app_containers(const struct inj_ctx *ctx, struct buf *out)
     return 0;
 }
 
+/* env_put appends {name, value}: the cached entry when it has the same
+ * value, else a new one. */
+static int
+env_put(const struct inj_ctx *ctx, json_t *env, const char *name,
+        const char *value)
+{
+    const struct inj_cache *k = ctx->cfg->cache;
+    json_t *e = k ? json_object_get(k->env, name) : NULL; /* borrowed */
+
+    if (e != NULL && inj_same_str(jutil_str(e, "value"), value))
+        return inj_append_new(env, json_incref(e));
+    return inj_env_add(env, name, value);
+}
+
+/* env_ref appends a fieldRef entry (cached when the same). */
+static int
+env_ref(const struct inj_ctx *ctx, json_t *env, const char *name,
+        const char *path)
+{
+    const struct inj_cache *k = ctx->cfg->cache;
+    json_t *e = k ? json_object_get(k->env, name) : NULL; /* borrowed */
+
+    if (e != NULL &&
+        inj_same_str(jutil_path_str(e, "valueFrom.fieldRef.fieldPath"), path))
+        return inj_append_new(env, json_incref(e));
+    return inj_env_field(env, name, path);
+}
+
+static const char *
+ca_addr(const struct inj_ctx *ctx)
+{
+    const struct inj_vals *v = &ctx->cfg->v;
+    const char *ca = v->ca_address[0]
+                         ? v->ca_address
+                         : jutil_str(ctx->p.proxy_config, "discoveryAddress");
+
+    return ca ? ca : "";
+}
+
+static const char *
+cluster_id(const struct inj_ctx *ctx)
+{
+    const struct inj_vals *v = &ctx->cfg->v;
+
+    return v->cluster_name[0] ? v->cluster_name : "Kubernetes";
+}
+
 static int
 proxy_env(struct inj_ctx *ctx, json_t *env)
 {
     const struct inj_vals *v = &ctx->cfg->v;
     const struct inj_params *p = &ctx->p;
-    const char *ca = v->ca_address[0]
-                         ? v->ca_address
-                         : jutil_str(p->proxy_config, "discoveryAddress");
+    const struct inj_cache *k = ctx->cfg->cache;
     const char *network = jutil_str(ctx->labels, "topology.istio.io/network");
     const char *wl = jutil_str(ctx->labels, "service.istio.io/workload-name");
     const char *mesh_id = v->mesh_id[0] ? v->mesh_id : v->trust_domain;
@@ -406,21 +496,27 @@ proxy_env(struct inj_ctx *ctx, json_t *env)
 
     buf_init(&b, 16 << 20);
     rc = v->cert_provider[0]
-             ? inj_env_add(env, "PILOT_CERT_PROVIDER", v->cert_provider)
+             ? env_put(ctx, env, "PILOT_CERT_PROVIDER", v->cert_provider)
              : 0;
-    rc = rc ? rc : inj_env_add(env, "CA_ADDR", ca ? ca : "");
-    rc = rc ? rc : inj_env_field(env, "POD_NAME", "metadata.name");
-    rc = rc ? rc : inj_env_field(env, "POD_NAMESPACE", "metadata.namespace");
-    rc = rc ? rc : inj_env_field(env, "INSTANCE_IP", "status.podIP");
+    rc = rc ? rc : env_put(ctx, env, "CA_ADDR", ca_addr(ctx));
+    rc = rc ? rc : env_ref(ctx, env, "POD_NAME", "metadata.name");
+    rc = rc ? rc : env_ref(ctx, env, "POD_NAMESPACE", "metadata.namespace");
+    rc = rc ? rc : env_ref(ctx, env, "INSTANCE_IP", "status.podIP");
     rc = rc ? rc
-            : inj_env_field(env, "SERVICE_ACCOUNT", "spec.serviceAccountName");
-    rc = rc ? rc : inj_env_field(env, "HOST_IP", "status.hostIP");
-    rc = rc ? rc
-            : inj_append_new(env, json_pack("{s:s, s:{s:{s:s, s:s}}}", "name",
-                                            "ISTIO_CPU_LIMIT", "valueFrom",
-                                            "resourceFieldRef", "resource",
-                                            "limits.cpu", "divisor", "1"));
-    if (rc == 0) {
+            : env_ref(ctx, env, "SERVICE_ACCOUNT", "spec.serviceAccountName");
+    rc = rc ? rc : env_ref(ctx, env, "HOST_IP", "status.hostIP");
+    if (rc == 0 && k != NULL)
+        rc = inj_append_new(
+            env, json_incref(json_object_get(k->env, "ISTIO_CPU_LIMIT")));
+    else if (rc == 0)
+        rc = inj_append_new(env, json_pack("{s:s, s:{s:{s:s, s:s}}}", "name",
+                                           "ISTIO_CPU_LIMIT", "valueFrom",
+                                           "resourceFieldRef", "resource",
+                                           "limits.cpu", "divisor", "1"));
+    if (rc == 0 && k != NULL && p->proxy_config == k->p.proxy_config) {
+        rc = inj_append_new(
+            env, json_incref(json_object_get(k->env, "PROXY_CONFIG")));
+    } else if (rc == 0) {
         s = jutil_dumps(p->proxy_config, 0);
         rc = s ? inj_env_add(env, "PROXY_CONFIG", s) : nomem();
         mem_free(s);
@@ -431,12 +527,11 @@ proxy_env(struct inj_ctx *ctx, json_t *env)
     rc = rc ? rc : app_containers(ctx, &b);
     rc = rc ? rc
             : inj_env_add(env, "ISTIO_META_APP_CONTAINERS", b.ptr ? b.ptr : "");
-    rc = rc ? rc
-            : inj_env_add(env, "ISTIO_META_CLUSTER_ID",
-                          v->cluster_name[0] ? v->cluster_name : "Kubernetes");
-    rc = rc ? rc : inj_env_field(env, "ISTIO_META_NODE_NAME", "spec.nodeName");
-    rc = rc ? rc
-            : inj_env_add(env, "ISTIO_META_INTERCEPTION_MODE", p->interception);
+    rc = rc ? rc : env_put(ctx, env, "ISTIO_META_CLUSTER_ID", cluster_id(ctx));
+    rc = rc ? rc : env_ref(ctx, env, "ISTIO_META_NODE_NAME", "spec.nodeName");
+    rc =
+        rc ? rc
+           : env_put(ctx, env, "ISTIO_META_INTERCEPTION_MODE", p->interception);
     if (rc == 0 && (network ? *network : v->network[0]))
         rc = inj_env_add(env, "ISTIO_META_NETWORK",
                          network ? network : v->network);
@@ -451,9 +546,9 @@ proxy_env(struct inj_ctx *ctx, json_t *env)
         rc = inj_env_add(env, "ISTIO_BOOTSTRAP_OVERRIDE",
                          "/etc/istio/custom-bootstrap/custom_bootstrap.json");
     if (rc == 0 && mesh_id[0])
-        rc = inj_env_add(env, "ISTIO_META_MESH_ID", mesh_id);
+        rc = env_put(ctx, env, "ISTIO_META_MESH_ID", mesh_id);
     if (rc == 0 && v->trust_domain[0])
-        rc = inj_env_add(env, "TRUST_DOMAIN", v->trust_domain);
+        rc = env_put(ctx, env, "TRUST_DOMAIN", v->trust_domain);
     rc = rc ? rc
             : add_metadata_env(env, jutil_obj(p->proxy_config, "proxyMetadata"),
                                1);
@@ -461,12 +556,12 @@ proxy_env(struct inj_ctx *ctx, json_t *env)
         rc = inj_env_set(env, "REWRITE_PROBE_LEGACY_LOCALHOST_DESTINATION",
                          "true");
     if (rc == 0 && ctx->in->env_overrides) {
-        const char *k;
+        const char *key;
         json_t *e;
-        json_object_foreach((json_t *)ctx->in->env_overrides, k, e)
+        json_object_foreach((json_t *)ctx->in->env_overrides, key, e)
         {
             if (rc == 0 && json_is_string(e))
-                rc = inj_env_set(env, k, json_string_value(e));
+                rc = inj_env_set(env, key, json_string_value(e));
         }
     }
     buf_cleanup(&b);
@@ -479,6 +574,14 @@ static json_t *
 ready_probe(const struct inj_ctx *ctx, int startup)
 {
     const struct inj_params *p = &ctx->p;
+    const struct inj_cache *k = ctx->cfg->cache;
+
+    if (k != NULL && startup)
+        return json_incref(k->startup);
+    if (k != NULL && p->readiness_delay == k->p.readiness_delay &&
+        p->readiness_period == k->p.readiness_period &&
+        p->readiness_threshold == k->p.readiness_threshold)
+        return json_incref(k->ready);
 
     if (startup)
         return json_pack("{s:{s:s, s:i}, s:i, s:i, s:i, s:i}", "httpGet",
@@ -497,9 +600,14 @@ static json_t *
 proxy_security(const struct inj_ctx *ctx)
 {
     const struct inj_params *p = &ctx->p;
+    const struct inj_cache *k = ctx->cfg->cache;
     int priv = ctx->cfg->v.privileged;
     int tproxy = strcmp(p->interception, "TPROXY") == 0;
     json_t *caps, *add = NULL; /* owned */
+
+    if (k != NULL && tproxy == (strcmp(k->p.interception, "TPROXY") == 0) &&
+        p->cap_net_bind == k->p.cap_net_bind)
+        return json_incref(k->security);
 
     caps = json_pack("{s:[s]}", "drop", "ALL");
     if (caps && (tproxy || p->cap_net_bind)) {
@@ -532,16 +640,23 @@ proxy_security(const struct inj_ctx *ctx)
 static json_t *
 proxy_mounts(const struct inj_ctx *ctx)
 {
-    json_t *m = json_pack(
-        "[{s:s, s:s}, {s:s, s:s}, {s:s, s:s}, {s:s, s:s}, {s:s, s:s},"
-        " {s:s, s:s, s:b}]",
-        "name", "istiod-ca-cert", "mountPath", "/var/run/secrets/istio", "name",
-        "istio-data", "mountPath", "/var/lib/istio/data", "name", "istio-envoy",
-        "mountPath", "/etc/istio/proxy", "name", "istio-token", "mountPath",
-        "/var/run/secrets/tokens", "name", "istio-podinfo", "mountPath",
-        "/etc/istio/pod", "name", "istio-certs", "mountPath", "/etc/certs",
-        "readOnly", 1); /* owned */
-    const char *k;
+    const struct inj_cache *k = ctx->cfg->cache;
+    json_t *m;
+
+    if (k != NULL && !ctx->p.bootstrap_override && !k->p.bootstrap_override &&
+        json_object_size(ctx->p.user_mounts) == 0 &&
+        json_object_size(k->p.user_mounts) == 0)
+        return json_incref(k->mounts);
+    m = json_pack("[{s:s, s:s}, {s:s, s:s}, {s:s, s:s}, {s:s, s:s}, {s:s, s:s},"
+                  " {s:s, s:s, s:b}]",
+                  "name", "istiod-ca-cert", "mountPath",
+                  "/var/run/secrets/istio", "name", "istio-data", "mountPath",
+                  "/var/lib/istio/data", "name", "istio-envoy", "mountPath",
+                  "/etc/istio/proxy", "name", "istio-token", "mountPath",
+                  "/var/run/secrets/tokens", "name", "istio-podinfo",
+                  "mountPath", "/etc/istio/pod", "name", "istio-certs",
+                  "mountPath", "/etc/certs", "readOnly", 1); /* owned */
+    const char *key;
     json_t *v;
 
     if (m && ctx->p.bootstrap_override &&
@@ -551,11 +666,11 @@ proxy_mounts(const struct inj_ctx *ctx)
         json_decref(m);
         return NULL;
     }
-    json_object_foreach(ctx->p.user_mounts, k, v)
+    json_object_foreach(ctx->p.user_mounts, key, v)
     {
         json_t *e = json_deep_copy(v); /* owned */
         if (m == NULL || e == NULL ||
-            json_object_set_new(e, "name", json_string(k)) != 0 ||
+            json_object_set_new(e, "name", json_string(key)) != 0 ||
             json_array_append_new(m, e) != 0) {
             json_decref(e);
             json_decref(m);
@@ -565,11 +680,30 @@ proxy_mounts(const struct inj_ctx *ctx)
     return m;
 }
 
+static json_t *
+ports(const struct inj_ctx *ctx)
+{
+    if (ctx->cfg->cache != NULL)
+        return json_incref(ctx->cfg->cache->ports);
+    return json_pack("[{s:i, s:s, s:s}]", "containerPort", 15090, "protocol",
+                     "TCP", "name", "http-envoy-prom");
+}
+
+static json_t *
+hold_lifecycle(const struct inj_ctx *ctx)
+{
+    if (ctx->cfg->cache != NULL)
+        return json_incref(ctx->cfg->cache->hold_lifecycle);
+    return json_pack("{s:{s:{s:[ss]}}}", "postStart", "exec", "command",
+                     "pilot-agent", "wait");
+}
+
 int
 inj_build_proxy(struct inj_ctx *ctx, json_t **out)
 {
     const struct inj_vals *v = &ctx->cfg->v;
     const struct inj_params *p = &ctx->p;
+    const struct inj_cache *k = ctx->cfg->cache;
     json_t *c = NULL, *env = NULL, *res = NULL; /* owned */
     int rc;
 
@@ -584,17 +718,13 @@ inj_build_proxy(struct inj_ctx *ctx, json_t **out)
     rc = proxy_env(ctx, env);
     if (rc == 0 && v->pull_policy[0])
         rc = jutil_set_str(c, "imagePullPolicy", v->pull_policy);
-    rc = rc ? rc
-            : inj_set_new(c, "ports",
-                          json_pack("[{s:i, s:s, s:s}]", "containerPort", 15090,
-                                    "protocol", "TCP", "name",
-                                    "http-envoy-prom"));
+    rc = rc ? rc : inj_set_new(c, "ports", ports(ctx));
     if (rc == 0 && v->lifecycle)
-        rc = inj_set_new(c, "lifecycle", json_deep_copy(v->lifecycle));
-    else if (rc == 0 && p->hold)
         rc = inj_set_new(c, "lifecycle",
-                         json_pack("{s:{s:{s:[ss]}}}", "postStart", "exec",
-                                   "command", "pilot-agent", "wait"));
+                         k ? json_incref(k->lifecycle)
+                           : json_deep_copy(v->lifecycle));
+    else if (rc == 0 && p->hold)
+        rc = inj_set_new(c, "lifecycle", hold_lifecycle(ctx));
     if (rc == 0 && p->status_port != 0) {
         rc = inj_set_new(c, "readinessProbe", ready_probe(ctx, 0));
         if (rc == 0 && v->startup_enabled)
@@ -613,6 +743,82 @@ out:
         return rc;
     }
     *out = c;
+    return 0;
+}
+
+/* cache_env: the proxy env entries of the cached pod that do not depend
+ * on the pod itself, by name. */
+static int
+cache_env(struct inj_ctx *ctx, struct inj_cache *c)
+{
+    const struct inj_vals *v = &ctx->cfg->v;
+    const char *mesh_id = v->mesh_id[0] ? v->mesh_id : v->trust_domain;
+    json_t *env = json_array(); /* owned */
+    size_t i;
+    json_t *e;
+    char *s = jutil_dumps(ctx->p.proxy_config, 0);
+    int rc = env && s ? 0 : RC_NOMEM;
+
+    c->env = json_object();
+    rc = rc || c->env == NULL ? RC_NOMEM : 0;
+    rc = rc ? rc : inj_env_add(env, "PILOT_CERT_PROVIDER", v->cert_provider);
+    rc = rc ? rc : inj_env_add(env, "CA_ADDR", ca_addr(ctx));
+    rc = rc ? rc : inj_env_field(env, "POD_NAME", "metadata.name");
+    rc = rc ? rc : inj_env_field(env, "POD_NAMESPACE", "metadata.namespace");
+    rc = rc ? rc : inj_env_field(env, "INSTANCE_IP", "status.podIP");
+    rc = rc ? rc
+            : inj_env_field(env, "SERVICE_ACCOUNT", "spec.serviceAccountName");
+    rc = rc ? rc : inj_env_field(env, "HOST_IP", "status.hostIP");
+    rc = rc ? rc
+            : inj_append_new(env, json_pack("{s:s, s:{s:{s:s, s:s}}}", "name",
+                                            "ISTIO_CPU_LIMIT", "valueFrom",
+                                            "resourceFieldRef", "resource",
+                                            "limits.cpu", "divisor", "1"));
+    rc = rc ? rc : inj_env_add(env, "PROXY_CONFIG", s);
+    rc = rc ? rc : inj_env_add(env, "ISTIO_META_CLUSTER_ID", cluster_id(ctx));
+    rc = rc ? rc : inj_env_field(env, "ISTIO_META_NODE_NAME", "spec.nodeName");
+    rc = rc ? rc
+            : inj_env_add(env, "ISTIO_META_INTERCEPTION_MODE",
+                          ctx->p.interception);
+    rc = rc ? rc : inj_env_add(env, "ISTIO_META_MESH_ID", mesh_id);
+    rc = rc ? rc : inj_env_add(env, "TRUST_DOMAIN", v->trust_domain);
+    json_array_foreach(env, i, e)
+    {
+        if (rc == 0 && json_object_set(c->env, jutil_str(e, "name"), e) != 0)
+            rc = RC_NOMEM;
+    }
+    mem_free(s);
+    json_decref(env);
+    return rc ? nomem() : 0;
+}
+
+/* inj_sidecar_cache fills the container parts of the cache for ctx (a pod
+ * without annotations, ctx->cfg->cache still NULL). */
+int
+inj_sidecar_cache(struct inj_ctx *ctx, struct inj_cache *c)
+{
+    const struct inj_vals *v = &ctx->cfg->v;
+    int rc = 0;
+
+    if (strcmp(ctx->p.interception, "NONE") != 0)
+        rc = inj_build_init(ctx, &c->init);
+    rc = rc ? rc : inj_resources(ctx, &c->resources);
+    rc = rc ? rc : cache_env(ctx, c);
+    if (rc != 0)
+        return rc;
+    c->proxy_args = proxy_args(ctx);
+    c->ready = ready_probe(ctx, 0);
+    c->startup = ready_probe(ctx, 1);
+    c->security = proxy_security(ctx);
+    c->mounts = proxy_mounts(ctx);
+    c->ports = ports(ctx);
+    c->hold_lifecycle = hold_lifecycle(ctx);
+    if (v->lifecycle != NULL &&
+        (c->lifecycle = json_deep_copy(v->lifecycle)) == NULL)
+        return nomem();
+    if (!c->proxy_args || !c->ready || !c->startup || !c->security ||
+        !c->mounts || !c->ports || !c->hold_lifecycle)
+        return nomem();
     return 0;
 }
 
