@@ -144,13 +144,19 @@ op_secret_project(void *ud, const json_t *obj, struct buf *blob)
     rc = rc ? rc : inf_blob_field(blob, "owner", owner);
     if (rc != 0)
         return rc;
+    mem_oom_reset();
     problem = check(obj, k, blob, &rc);
+    if (rc == 0 && problem != NULL && mem_oom_seen())
+        rc = RC_NOMEM; /* not the Secret's fault: never judge it under OOM */
     if (rc != 0)
         return rc;
     if ((rc = inf_blob_field(blob, "st", problem ? problem : "")) != 0)
         return rc;
-    if (op_data_get(&root, &root_len, obj, k->root, PKI_PEM_MAX) == 0)
+    rc = op_data_get(&root, &root_len, obj, k->root, PKI_PEM_MAX);
+    if (rc == 0)
         rc = inf_blob_field(blob, "root", root);
+    else if (rc != RC_NOMEM)
+        rc = 0; /* absent or unreadable: "root" missing = differs */
     mem_free(root);
     return rc;
 }

@@ -259,3 +259,45 @@ TEST(cert_webhook_form_and_others_ignored)
     inf_free(inf);
     op_ca_snap_unref(s);
 }
+
+TEST(cert_projection_out_of_memory)
+{
+    /* under allocation failure the projection fails (the informer then
+     * relists) instead of judging a healthy Secret broken */
+    struct op_ca_snap *s = snap_new();
+    const char *uri = URI;
+    struct op_cert_want w = want_wl(&uri);
+    json_t *sec = NULL;
+    char *serial = NULL;
+    time_t na;
+    int done = 0;
+
+    REQUIRE(s != NULL);
+    REQUIRE(op_cert_build(&sec, &serial, &na, NULL, s, &w, PKI_EC_P256, 3600,
+                          NOW) == 0);
+    mem_free(serial);
+    for (long n = 1; n < 2000 && !done; n++) {
+        struct buf b;
+        int rc;
+        buf_init(&b, 1 << 20);
+        mem_fail_set(n);
+        rc = op_secret_project(NULL, sec, &b);
+        mem_fail_set(0);
+        if (rc == 0) {
+            /* success: the verdict is the true one */
+            struct buf t;
+            buf_init(&t, 1 << 20);
+            REQUIRE(op_secret_project(NULL, sec, &t) == 0);
+            CHECK_INT(b.len, t.len);
+            CHECK(b.len == t.len && memcmp(b.ptr, t.ptr, b.len) == 0);
+            buf_cleanup(&t);
+            done = 1;
+        } else {
+            CHECK(rc == RC_NOMEM || rc == RC_LIMIT);
+        }
+        buf_cleanup(&b);
+    }
+    CHECK(done);
+    json_decref(sec);
+    op_ca_snap_unref(s);
+}
