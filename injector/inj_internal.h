@@ -139,6 +139,11 @@ extern const size_t inj_default_mesh_yaml_len;
 /* config.c */
 int inj_int_from(const json_t *v, long long *out); /* int or digit string */
 
+/* gojson.c: appends v as compact JSON in key order, strings escaped as
+ * jansson does (go = 0) or as Go's encoding/json does (go = 1). 0,
+ * RC_NOMEM or RC_LIMIT (out unchanged on failure). */
+int inj_json_write(struct buf *out, const json_t *v, int go);
+
 /* tmpl.c: the cache of a configuration (called last by config.c). */
 int inj_cache_build(struct inj_config *cfg);
 void inj_cache_free(struct inj_cache *c);

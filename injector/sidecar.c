@@ -396,17 +396,17 @@ pod_ports(const struct inj_ctx *ctx, struct buf *out)
             continue;
         json_array_foreach(jutil_arr(c, "ports"), j, port)
         {
-            json_t *o = json_object(); /* owned */
-            if (o == NULL)
-                return nomem();
-            for (size_t k = 0; k < 5; k++) {
-                json_t *f = json_object_get(port, order[k]);
-                if (f != NULL && json_object_set(o, order[k], f) != 0)
-                    rc = RC_NOMEM;
+            int none = 1;
+            rc = rc ? rc : buf_addstr(out, first ? "\n{" : "\n,{");
+            for (size_t k = 0; rc == 0 && k < 5; k++) {
+                json_t *f = json_object_get(port, order[k]); /* borrowed */
+                if (f == NULL)
+                    continue;
+                rc = buf_addf(out, "%s\"%s\":", none ? "" : ",", order[k]);
+                rc = rc ? rc : inj_json_write(out, f, 0);
+                none = 0;
             }
-            rc = rc ? rc : buf_addstr(out, first ? "\n" : "\n,");
-            rc = rc ? rc : jutil_dump(o, 0, out);
-            json_decref(o);
+            rc = rc ? rc : buf_addc(out, '}');
             first = 0;
             if (rc != 0)
                 return rc;
