@@ -115,6 +115,18 @@ op_metrics_render(struct op_ctx *c, struct buf *b)
         if (infs[i].inf != NULL)
             rc = buf_addf(b, "%scache_objects{informer=\"%s\"} %zu\n", P,
                           infs[i].name, inf_count(infs[i].inf));
+    if (rc == 0)
+        rc = buf_addf(b,
+                      "# HELP %scache_bytes bytes of the slim objects in "
+                      "each informer\n# TYPE %scache_bytes gauge\n",
+                      P, P);
+    for (size_t i = 0; rc == 0 && i < sizeof(infs) / sizeof(infs[0]); i++)
+        if (infs[i].inf != NULL) {
+            struct inf_stats st;
+            inf_get_stats(infs[i].inf, &st);
+            rc = buf_addf(b, "%scache_bytes{informer=\"%s\"} %zu\n", P,
+                          infs[i].name, st.bytes);
+        }
     rc = rc ? rc : gauge(b, N("ca_loaded"), "1 once a CA is loaded", s != NULL);
     if (s != NULL) {
         rc = rc ? rc
