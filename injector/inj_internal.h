@@ -180,6 +180,8 @@ int inj_build_proxy(struct inj_ctx *ctx, json_t **out);
 int inj_proxy_add_late_env(struct inj_ctx *ctx, json_t *proxy,
                            const char *prom_env);
 int inj_resources(const struct inj_ctx *ctx, json_t **out);
+/* proxyMetadata as env entries, keys sorted (set: replace same-named). */
+int inj_metadata_env(json_t *env, const json_t *md, int set);
 
 /* podmeta.c */
 int inj_podmeta_cache(struct inj_ctx *ctx, struct inj_cache *c);

@@ -355,11 +355,10 @@ TEST(strip_restores_verbatim_httpget_fields)
 TEST(strip_prometheus_status_port_pod_admitted)
 {
     struct inj_config *cfg = it_config();
-    json_t *pod = json_loads(
-        "{\"metadata\":{\"name\":\"p\",\"annotations\":{"
-        "\"prometheus.io/port\":\"15020\"}},"
-        "\"spec\":{\"containers\":[{\"name\":\"a\"}]}}",
-        0, NULL);
+    json_t *pod = json_loads("{\"metadata\":{\"name\":\"p\",\"annotations\":{"
+                             "\"prometheus.io/port\":\"15020\"}},"
+                             "\"spec\":{\"containers\":[{\"name\":\"a\"}]}}",
+                             0, NULL);
     struct inj_result r1, r2;
 
     REQUIRE(cfg && pod);
