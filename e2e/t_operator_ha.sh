@@ -59,7 +59,7 @@ kill -KILL "$OP_PID_A"
 wait "$OP_PID_A" 2>/dev/null
 t0=$SECONDS
 wait_for "killing the leader hands over to B" 20 logged B 'msg="started leading"'
-echo "  hand-over after $((SECONDS - t0)) s (lease 4 s)"
+echo "  hand-over after $((SECONDS - t0)) s (lease 8 s)"
 "${K[@]}" -n app1 create serviceaccount gamma >/dev/null
 wait_for "the new leader issues istio.gamma" 20 has app1 secret istio.gamma
 check "istio.gamma verifies" verify_secret app1 istio.gamma

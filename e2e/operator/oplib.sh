@@ -22,7 +22,7 @@ op_start() {
     local name=$1
     shift
     "$OPBIN" --kubeconfig "${OP_KC:-$KUBECONFIG}" --namespace istio-system \
-        --lease-duration 4s --lease-renew-deadline 3s --lease-retry-period 500ms \
+        --lease-duration 8s --lease-renew-deadline 6s --lease-retry-period 1s \
         "$@" >>"$MZ_WORK/$name.log" 2>&1 &
     local pid=$!
     eval "OP_PID_$name=$pid"
