@@ -142,6 +142,15 @@ old=$(cert_info app1 istio.beta)
 "${K[@]}" -n app1 patch secret istio.beta --type=merge -p "{\"data\":{\"cert-chain.pem\":\"$(base64 -w0 <"$MZ_WORK/evil.crt")\",\"key.pem\":\"$(base64 -w0 <"$MZ_WORK/evil.key")\"}}" >/dev/null
 wait_for "a self-signed impostor cert is replaced" 20 valid_again app1 istio.beta "$old"
 
+# a Secret of another type squatting on the name is reported, not replaced
+"${K[@]}" -n app1 create secret generic istio.zeta --from-literal=x=y >/dev/null
+"${K[@]}" -n app1 create serviceaccount zeta >/dev/null
+wait_for "a squatting Opaque Secret istio.zeta is reported" 20 \
+    grep -q 'level=warn comp=wlsecret msg="Secret exists but is not in the cache (another type?); will retry" ns=app1 name=istio.zeta' "$MZ_WORK/A.log"
+expect_eq "the squatting Secret is left alone" Opaque \
+    "$("${K[@]}" -n app1 get secret istio.zeta -o jsonpath='{.type}')"
+"${K[@]}" -n app1 delete serviceaccount zeta >/dev/null
+
 # an edited / deleted bundle ConfigMap is repaired
 "${K[@]}" -n app1 patch configmap istio-ca-root-cert --type=merge \
     -p '{"data":{"root-cert.pem":"tampered"}}' >/dev/null

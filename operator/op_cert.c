@@ -436,8 +436,15 @@ op_cert_reconcile(struct op_ctx *c, const struct inf_obj *o,
         /* stale cache (409, or the patch's test op failed: 422): the
          * informer brings the new version; retry from it */
         atomic_fetch_add(&c->conflicts, 1);
-        log_kv(LOG_DEBUG, w->comp, "write conflict; will re-read", "ns", w->ns,
-               "name", w->name, NULL);
+        /* AlreadyExists for a Secret the cache does not show: usually the
+         * cache lags; if it lasts, a Secret of another type has the name
+         * (the workload informer selects by type) and needs a human */
+        log_kv(o == NULL && rc == RC_CONFLICT ? LOG_WARN : LOG_DEBUG, w->comp,
+               o == NULL && rc == RC_CONFLICT
+                   ? "Secret exists but is not in the cache (another type?); "
+                     "will retry"
+                   : "write conflict; will re-read",
+               "ns", w->ns, "name", w->name, NULL);
         goto done;
     }
     if (rc != 0) {
