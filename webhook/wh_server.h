@@ -1,13 +1,14 @@
 /* wh_server.h: the HTTPS server of mizzen-webhook (libmicrohttpd).
  *
- * The server owns one listening socket for its whole life. Each serving
- * certificate gets its own MHD daemon accepting on a dup() of that socket:
- * a new certificate starts a new daemon first (a bad certificate or key
- * fails here, and the running daemon is untouched), then the old daemon is
- * quiesced (stops accepting) and kept until its connections are gone or a
- * drain deadline passes. New handshakes therefore see the new certificate
- * while open keep-alive connections finish on the old one, and no
- * connection is ever refused during a swap.
+ * The server owns one listening socket for its whole life; an acceptor
+ * thread accepts on it and hands each connection to the daemon of the
+ * current serving certificate (MHD_add_connection). A new certificate
+ * starts a new daemon first (a bad certificate or key fails here, and the
+ * running daemon is untouched), then becomes current; the old daemon keeps
+ * its connections until they are gone or a drain deadline passes. New
+ * handshakes therefore see the new certificate while open keep-alive
+ * connections finish on the old one, and no connection is ever refused
+ * during a swap.
  *
  * The injector configuration is a reference-counted pointer behind a mutex:
  * each request takes its own reference, so a reload never frees a
