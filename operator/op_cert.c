@@ -381,6 +381,33 @@ patch_root(struct op_ctx *c, const struct inf_obj *o,
     return rc;
 }
 
+/* owner_alive: before creating a workload Secret, confirm with the API
+ * server that its ServiceAccount still exists with that uid. The Secret
+ * and ServiceAccount informers are separate watches: when an SA is deleted,
+ * the garbage collector's deletion of its Secret may reach us before the
+ * SA's own deletion, and re-creating the Secret then would leave an orphan
+ * (the real garbage collector removes it later; the emulator's does not).
+ * One GET per create (creates are rare); on any doubt, skip: the SA's
+ * event brings the item back. */
+static int
+owner_alive(struct op_ctx *c, const struct op_cert_want *w)
+{
+    json_t *sa = NULL;
+    const char *uid;
+    int alive;
+
+    if (kube_get(c->wc, &KUBE_SERVICEACCOUNTS, w->ns, w->sa, &sa) != 0) {
+        log_kv(LOG_DEBUG, w->comp, "owner not confirmed; not creating", "ns",
+               w->ns, "name", w->name, "error", errmsg_get(), NULL);
+        return 0;
+    }
+    uid = jutil_path_str(sa, "metadata.uid");
+    alive = uid != NULL && strcmp(uid, w->sa_uid) == 0 &&
+            jutil_path(sa, "metadata.deletionTimestamp") == NULL;
+    json_decref(sa);
+    return alive;
+}
+
 int
 op_cert_reconcile(struct op_ctx *c, const struct inf_obj *o,
                   const struct op_cert_want *w, int64_t *requeue_ms)
@@ -419,6 +446,8 @@ op_cert_reconcile(struct op_ctx *c, const struct inf_obj *o,
             goto done;
         }
     } else {
+        if (o == NULL && w->sa_uid != NULL && !owner_alive(c, w))
+            goto done;
         rc = op_cert_build(&sec, &serial, &na, o, s, w, op->key_type,
                            op->workload_ttl, now);
         if (rc != 0)
