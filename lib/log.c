@@ -45,6 +45,8 @@ static struct {
 };
 
 static atomic_uint_fast64_t dropped, written;
+static _Thread_local time_t ts_sec = -1;
+static _Thread_local char ts_date[64];
 
 static const char *const level_names[] = {"debug", "info", "warn", "error"};
 
@@ -284,10 +286,24 @@ log_kv(enum log_level level, const char *comp, const char *msg, ...)
     if (level < L.level || level >= LOG_OFF)
         return;
     clock_gettime(CLOCK_REALTIME, &now);
-    gmtime_r(&now.tv_sec, &tm);
-    snprintf(ts, sizeof(ts), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ",
-             tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-             tm.tm_min, tm.tm_sec, now.tv_nsec / 1000000);
+    /* the date part changes once a second: format it once per second and
+     * thread, then only the milliseconds */
+    if (now.tv_sec != ts_sec) {
+        gmtime_r(&now.tv_sec, &tm);
+        snprintf(ts_date, sizeof(ts_date), "%04d-%02d-%02dT%02d:%02d:%02d",
+                 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+                 tm.tm_min, tm.tm_sec);
+        ts_sec = now.tv_sec;
+    }
+    long ms = now.tv_nsec / 1000000;
+    size_t dl = strlen(ts_date);
+    memcpy(ts, ts_date, dl);
+    ts[dl] = '.';
+    ts[dl + 1] = (char)('0' + ms / 100);
+    ts[dl + 2] = (char)('0' + ms / 10 % 10);
+    ts[dl + 3] = (char)('0' + ms % 10);
+    ts[dl + 4] = 'Z';
+    ts[dl + 5] = '\0';
     put_pair(&l, "ts", ts, 1);
     put_pair(&l, "level", level_names[level], 0);
     put_pair(&l, "comp", comp, 0);
