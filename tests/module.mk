@@ -36,6 +36,7 @@ fuzz_layers_inject := LIB INJ
 fuzz_layers_admission := LIB INJ WEBHOOK
 fuzz_layers_iptables := LIB AGENT
 fuzz_layers_probers := LIB AGENT
+fuzz_layers_opsecret := LIB OPERATOR
 fuzz_layer_srcs = $(foreach l,$(or $(fuzz_layers_$(1)),LIB),$($(l)_SRCS))
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_NAMES := $(patsubst tests/fuzz/fuzz_%.c,%,$(FUZZ_SRCS))
