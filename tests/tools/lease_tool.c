@@ -15,8 +15,9 @@
  * Lines on stdout: {"ev":"started"|"stopped","id":..,"t":unix_ms},
  * {"ev":"write","id":..,"t":end_ms,"start":ms,"until":ms,"term":..,
  * "counter":..,"ok":true|false} ("until": start + lease_remaining_ms, the
- * latest instant the write may be in flight), {"ev":"skip",..,"left":ms}
- * when leader but with too little time left for a write.
+ * latest instant the write may be in flight), {"ev":"skip",..,"start":ms,
+ * "left":ms} when leader but with too little time left for a write ("start"
+ * is read just before lease_remaining_ms, as for writes).
  * SIGTERM/SIGINT: stop (the lease is released), exit 0. */
 #include "lib/errmsg.h"
 #include "lib/jutil.h"
@@ -69,11 +70,12 @@ say_write(const char *id, long long start, long long until, int term,
 }
 
 static void
-say_skip(const char *id, long long left)
+say_skip(const char *id, long long start, long long left)
 {
     pthread_mutex_lock(&out_mu);
-    printf("{\"ev\":\"skip\",\"id\":\"%s\",\"t\":%lld,\"left\":%lld}\n", id,
-           unix_ms(), left);
+    printf("{\"ev\":\"skip\",\"id\":\"%s\",\"t\":%lld,\"start\":%lld,"
+           "\"left\":%lld}\n",
+           id, unix_ms(), start, left);
     fflush(stdout);
     pthread_mutex_unlock(&out_mu);
 }
@@ -209,7 +211,7 @@ main(int argc, char **argv)
         if (left <= 0)
             continue; /* not leader */
         if (left <= write_timeout_ms) {
-            say_skip(lease_identity(the_lease), (long long)left);
+            say_skip(lease_identity(the_lease), start, (long long)left);
             continue;
         }
         counter++;
