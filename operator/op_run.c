@@ -47,7 +47,8 @@ op_delay_ms(time_t t)
 int
 op_may_write(struct op_ctx *c)
 {
-    if (c->lease == NULL || lease_is_leader(c->lease))
+    if (c->lease == NULL ||
+        lease_remaining_ms(c->lease, NULL) > c->write_timeout_ms)
         return 1;
     atomic_fetch_add(&c->skipped_not_leader, 1);
     return 0;
@@ -512,6 +513,7 @@ op_run(struct op_opts *o)
      * deposed leader's last write cannot overlap the next leader's */
     wt = o->lease_duration_ms - o->renew_deadline_ms - 200;
     wo.timeout_ms = (int)(wt < 500 ? 500 : wt > 3000 ? 3000 : wt);
+    c->write_timeout_ms = wo.timeout_ms;
     wo.max_retries = -1;
     if ((rc = kube_config_auto(&c->cfg, o->kubeconfig)) != 0 ||
         (rc = kube_client_new(&c->rc, c->cfg, &ro)) != 0 ||

@@ -56,7 +56,8 @@ struct op_ctx {
     struct informer *cm_inf;  /* ConfigMaps istio-ca-root-cert */
     struct informer *mwc_inf; /* the MutatingWebhookConfiguration */
     struct wq *q;
-    struct lease *lease; /* NULL: leader election off (always leader) */
+    struct lease *lease;  /* NULL: leader election off (always leader) */
+    int write_timeout_ms; /* the write client's per-request timeout */
     struct op_ca *ca;
     struct op_metrics *metrics; /* NULL: no --metrics-addr */
     atomic_ulong writes, conflicts, skipped_not_leader, errors;
@@ -70,8 +71,10 @@ struct op_ctx {
  * before any thread starts). Returns the exit status. */
 int op_run(struct op_opts *o);
 
-/* op_may_write: 1 if this replica may write now (leader, or no election);
- * counts refusals. Call right before each write. */
+/* op_may_write: 1 if this replica may write now: no election, or leader
+ * with more lease left than one write can take (lease_remaining_ms), so a
+ * write can never land after another replica could lead. Counts refusals.
+ * Call right before each write. */
 int op_may_write(struct op_ctx *c);
 
 /* op_ns_enabled: 1 if the namespace (cached) has injection enabled:
