@@ -5,6 +5,10 @@ set -u
 cd "$(dirname "$0")/.."
 export MZ_BINDIR="${MZ_BINDIR:-bin}"
 export MZ_ROOT="$PWD"
+# Debian's kubectl unpacked by scripts/deps.sh when another kubectl owns PATH
+if [ -z "${MZ_DEBIAN_KUBECTL:-}" ] && [ -x build/debian-kubectl/usr/bin/kubectl ]; then
+    export MZ_DEBIAN_KUBECTL="$PWD/build/debian-kubectl/usr/bin/kubectl"
+fi
 pass=0
 fail=0
 failed=()

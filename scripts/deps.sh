@@ -31,6 +31,24 @@ if [ -n "$missing" ]; then
         --no-install-recommends $missing
 fi
 
+# Debian's own kubectl (kubernetes-client 1.20) for the emulator tests, which
+# drive the emulator with every kubectl they find. Where another package owns
+# /usr/bin/kubectl (e.g. the Google Cloud SDK's), Debian's is unpacked into
+# build/debian-kubectl/ (not installed); e2e/run.sh passes it on.
+if ! dpkg-query -W -f='${Status}\n' kubernetes-client 2>/dev/null | grep -q "ok installed" &&
+    [ ! -x build/debian-kubectl/usr/bin/kubectl ]; then
+    echo "deps: unpacking Debian's kubernetes-client into build/debian-kubectl"
+    rm -rf build/debian-kubectl.tmp && mkdir -p build/debian-kubectl.tmp
+    if (cd build/debian-kubectl.tmp && apt-get download -qq kubernetes-client >/dev/null 2>&1 ||
+        { apt-get update -qq && apt-get download -qq kubernetes-client; }) &&
+        dpkg-deb -x build/debian-kubectl.tmp/kubernetes-client_*.deb build/debian-kubectl; then
+        rm -rf build/debian-kubectl.tmp
+    else
+        echo "deps: could not fetch kubernetes-client" >&2
+        exit 1
+    fi
+fi
+
 # npm packages for the end-to-end tests (grpc-js-xds, Envoy protos)
 if [ -f e2e/package.json ]; then
     if [ ! -d e2e/node_modules ] || [ e2e/package.json -nt e2e/node_modules ]; then
