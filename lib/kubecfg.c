@@ -9,6 +9,7 @@
  * Secrets (token, key) are wiped before their memory is freed and never
  * appear in errmsg: messages name fields and files, not values. */
 #include "lib/kubecfg.h"
+#include "lib/b64.h"
 #include "lib/buf.h"
 #include "lib/errmsg.h"
 #include "lib/mem.h"
@@ -19,6 +20,7 @@
 #include <fcntl.h>
 #include <jansson.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -126,69 +128,28 @@ kube_read_file(char **out, size_t *len_out, const char *path, size_t max,
     return kube_read_file_ex(out, len_out, path, max, what, &err);
 }
 
-static int
-b64val(unsigned char ch)
-{
-    if (ch >= 'A' && ch <= 'Z')
-        return ch - 'A';
-    if (ch >= 'a' && ch <= 'z')
-        return ch - 'a' + 26;
-    if (ch >= '0' && ch <= '9')
-        return ch - '0' + 52;
-    if (ch == '+')
-        return 62;
-    if (ch == '/')
-        return 63;
-    return -1;
-}
-
 /* Standard base64 (whitespace ignored, padding optional) into a new
  * NUL-terminated string. The field name, never the value, goes to errmsg. */
 static int
-b64_decode(char **out, const char *s, const char *field)
+data_decode(char **out, const char *s, const char *field)
 {
-    size_t n = strlen(s), o = 0;
-    unsigned acc = 0;
-    int bits = 0, pad = 0;
-    char *d;
+    size_t n = 0;
+    char *d = NULL;
+    int rc;
 
     *out = NULL;
-    d = mem_alloc(n / 4 * 3 + 4);
-    if (d == NULL)
+    rc = b64_decode(&d, &n, s, strlen(s), SIZE_MAX);
+    if (rc == RC_NOMEM)
         return errmsg_set(RC_NOMEM, "out of memory decoding %s", field);
-    for (size_t i = 0; i < n; i++) {
-        unsigned char ch = (unsigned char)s[i];
-        int v;
-        if (ch == ' ' || ch == '\n' || ch == '\r' || ch == '\t')
-            continue;
-        if (ch == '=') {
-            pad++;
-            continue;
-        }
-        v = b64val(ch);
-        if (v < 0 || pad > 0)
-            goto bad;
-        acc = (acc << 6) | (unsigned)v;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            d[o++] = (char)((acc >> bits) & 0xff);
-        }
-    }
-    if (bits >= 6 || pad > 2)
-        goto bad;
-    d[o] = '\0';
-    if (strlen(d) != o) {
-        explicit_bzero(d, o);
+    if (rc != 0)
+        return errmsg_prefix(RC_PARSE, "%s is not valid base64", field);
+    if (strlen(d) != n) {
+        explicit_bzero(d, n);
         mem_free(d);
         return errmsg_set(RC_INVAL, "%s decodes to bytes with a NUL", field);
     }
     *out = d;
     return 0;
-bad:
-    explicit_bzero(d, o);
-    mem_free(d);
-    return errmsg_set(RC_PARSE, "%s is not valid base64", field);
 }
 
 /* ---- the merged view of one or more kubeconfig documents ---- */
@@ -371,7 +332,7 @@ load_pem(char **out, const struct kc_docs *d, int i, const json_t *body,
         if (strlen(data) > KUBE_CONFIG_MAX_PEM * 4 / 3 + 4)
             return errmsg_set(RC_LIMIT, "%s: %s is over %zu bytes",
                               doc_name(d, i), data_key, KUBE_CONFIG_MAX_PEM);
-        rc = b64_decode(out, data, data_key);
+        rc = data_decode(out, data, data_key);
         if (rc != 0)
             return errmsg_prefix(rc, "%s", doc_name(d, i));
     } else if (file != NULL) {

@@ -8,6 +8,7 @@
  * message quotes input bytes: only labels, block and line numbers. */
 #include "lib/pkipriv.h"
 
+#include "lib/b64.h"
 #include "lib/buf.h"
 #include "lib/errmsg.h"
 #include "lib/mem.h"
@@ -111,22 +112,6 @@ armor(const char *s, const char *e, const char *kw,
     return 0;
 }
 
-static int
-b64val(char c)
-{
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if (c == '+')
-        return 62;
-    if (c == '/')
-        return 63;
-    return -1;
-}
-
 /* pem_next reads the next block into *b (1 = got one, 0 = clean end of
  * input, < 0 = error with errmsg set). */
 int
@@ -186,7 +171,7 @@ pki_pem_next(struct pki_pem_reader *r, struct pki_pem_block *b)
                               "not supported",
                               b->index, b->label);
         for (const char *c = s; c < e; c++) {
-            int v = b64val(*c);
+            int v = b64_digit((unsigned char)*c);
             if (*c == '=' && nq >= 2) {
                 pad++;
                 v = 0;

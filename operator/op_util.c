@@ -1,6 +1,7 @@
 /* op_util.c: base64 and RFC 3339 helpers (see op_util.h). */
 #include "operator/op_util.h"
 
+#include "lib/b64.h"
 #include "lib/errmsg.h"
 #include "lib/jutil.h"
 #include "lib/mem.h"
@@ -10,100 +11,25 @@
 #include <stdio.h>
 #include <string.h>
 
-static const char B64[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
 int
 op_b64_encode(char **out, const void *p, size_t n)
 {
-    const unsigned char *s = p;
-    size_t olen = (n + 2) / 3 * 4, i, o = 0;
-    char *r;
-
-    *out = NULL;
-    if (n > ((size_t)1 << 30))
-        return errmsg_set(RC_LIMIT, "base64: input too large");
-    r = mem_alloc(olen + 1);
-    if (r == NULL)
-        return errmsg_set(RC_NOMEM, "base64: out of memory");
-    for (i = 0; i + 2 < n; i += 3) {
-        uint32_t v = (uint32_t)s[i] << 16 | (uint32_t)s[i + 1] << 8 | s[i + 2];
-        r[o++] = B64[v >> 18];
-        r[o++] = B64[(v >> 12) & 63];
-        r[o++] = B64[(v >> 6) & 63];
-        r[o++] = B64[v & 63];
-    }
-    if (i < n) {
-        uint32_t v = (uint32_t)s[i] << 16;
-        if (i + 1 < n)
-            v |= (uint32_t)s[i + 1] << 8;
-        r[o++] = B64[v >> 18];
-        r[o++] = B64[(v >> 12) & 63];
-        r[o++] = i + 1 < n ? B64[(v >> 6) & 63] : '=';
-        r[o++] = '=';
-    }
-    r[o] = 0;
-    *out = r;
-    return 0;
+    return b64_encode(out, p, n);
 }
 
-static int
-b64val(unsigned char c)
-{
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if (c == '+')
-        return 62;
-    if (c == '/')
-        return 63;
-    return -1;
-}
-
+/* Secret data is exact: unlike kubeconfig or PEM text, no whitespace. */
 int
 op_b64_decode(char **out, size_t *len, const char *s, size_t max)
 {
-    size_t n = strlen(s), i, o = 0, pad = 0;
-    unsigned char *r;
-    uint32_t acc = 0;
-    int bits = 0;
+    size_t n = strlen(s), ws;
 
     *out = NULL;
     if (n > max / 3 * 4 + 4)
         return errmsg_set(RC_LIMIT, "base64: value over %zu bytes", max);
-    while (pad < 2 && n > pad && s[n - 1 - pad] == '=')
-        pad++;
-    if ((n % 4 != 0 && pad != 0) || (n - pad) % 4 == 1)
-        return errmsg_set(RC_PARSE, "base64: bad length");
-    r = mem_alloc(n / 4 * 3 + 4);
-    if (r == NULL)
-        return errmsg_set(RC_NOMEM, "base64: out of memory");
-    for (i = 0; i < n - pad; i++) {
-        int v = b64val((unsigned char)s[i]);
-        if (v < 0) {
-            mem_free(r);
-            return errmsg_set(RC_PARSE, "base64: bad character at %zu", i);
-        }
-        acc = acc << 6 | (uint32_t)v;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            r[o++] = (unsigned char)(acc >> bits);
-            acc &= (1u << bits) - 1;
-        }
-    }
-    if (acc != 0) { /* non-canonical trailing bits */
-        mem_free(r);
-        return errmsg_set(RC_PARSE, "base64: bad trailing bits");
-    }
-    r[o] = 0;
-    *out = (char *)r;
-    if (len)
-        *len = o;
-    return 0;
+    ws = strcspn(s, " \t\r\n");
+    if (ws < n)
+        return errmsg_set(RC_PARSE, "base64: bad character at %zu", ws);
+    return b64_decode(out, len, s, n, SIZE_MAX);
 }
 
 void
