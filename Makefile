@@ -30,7 +30,7 @@ CC := clang
 endif
 CC ?= cc
 
-PKGS := jansson yaml-0.1 libcurl openssl libmicrohttpd
+PKGS := jansson yaml-0.1 libcurl openssl libmicrohttpd gnutls
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 

@@ -6,7 +6,7 @@ set -eu
 cd "$(dirname "$0")/.."
 
 PKGS="build-essential pkg-config clang libclang-rt-dev clang-format
-libjansson-dev libyaml-dev libssl-dev libcurl4-openssl-dev libmicrohttpd-dev
+libjansson-dev libyaml-dev libssl-dev libcurl4-openssl-dev libmicrohttpd-dev libgnutls28-dev
 libnghttp2-dev openssl curl ca-certificates python3 python3-jsonpatch
 python3-yaml iptables iproute2 wrk nginx-light tzdata valgrind"
 

@@ -26,6 +26,7 @@
 #include "webhook/wh_admission.h"
 #include "webhook/wh_metrics.h"
 #include "webhook/wh_opts.h"
+#include "webhook/wh_tls.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -87,6 +88,7 @@ struct conn {
     struct req rq;  /* the /inject request being served */
     int busy;       /* rq is in use: from inject_begin to completed */
     struct buf out; /* the response body MHD is sending */
+    struct wh_tls tls; /* corked for the response (wh_tls.h) */
     struct wh_server *srv;
 };
 
@@ -292,7 +294,10 @@ inject_finish(struct wh_server *s, struct MHD_Connection *c, struct conn *cn)
                wh_decision_name(oc.decision), "reason", oc.reason, "ms", ms,
                NULL);
     }
+    wh_tls_cork(&cn->tls, c, out->len);
     ret = send_persistent(s, c, 200, out->ptr, out->len, "application/json");
+    if (ret != MHD_YES)
+        wh_tls_flush(&cn->tls);
 out:
     wh_outcome_cleanup(&oc);
     wh_review_cleanup(&rv);
@@ -386,6 +391,7 @@ trim(struct buf *b)
 static void
 request_done(struct conn *cn)
 {
+    wh_tls_flush(&cn->tls);
     json_decref(cn->rq.env);
     cn->rq.env = NULL;
     trim(&cn->rq.body);

@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# t_webhook_tls.sh: how mizzen-webhook writes answers on the wire (one
+# worker thread, so that a stuck connection would show): an admission
+# answer (headers + body) arrives as ONE TLS record (openssl s_client
+# -msg counts them), and a client that pipelines requests without reading
+# the answers neither stalls the other connections nor keeps its own: it
+# is closed, and the webhook keeps serving.
+source "$MZ_ROOT/e2e/webhook/lib.sh"
+
+"$WHD/mkcert.sh" "$CERTS" srv
+wh_start --threads 1 --tls-cert "$CERTS/srv.crt" --tls-key "$CERTS/srv.key"
+review v1 --api v1
+
+# records PROTO: the records s_client received after it sent the request,
+# as "<content type> <length>" lines, and the status line.
+records() {
+    local len
+    len=$(wc -c <"$MZ_WORK/v1.json")
+    { printf 'POST /inject HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n' "$len"
+      cat "$MZ_WORK/v1.json"; sleep 1; } |
+        timeout 10 openssl s_client -connect "127.0.0.1:$WH_PORT" "-$1" -msg \
+            -CAfile "$CERTS/ca.crt" >"$MZ_WORK/msg.$1" 2>&1 || true
+    grep -a 'HTTP/1.1 ' "$MZ_WORK/msg.$1" | head -1
+    # after our own application data record (">>> ... RecordHeader" then
+    # the data), every "<<< ... RecordHeader" is one record from the server
+    $PY - "$MZ_WORK/msg.$1" <<'PYEOF'
+import re, sys
+lines = open(sys.argv[1], errors="replace").read().splitlines()
+# the handshake ends with the server's Finished; what the server sends
+# after that and before s_client's close_notify is the answer
+fin = max(i for i, l in enumerate(lines) if l.startswith("<<<") and "Finished" in l)
+n = 0
+for i in range(fin + 1, len(lines)):
+    l = lines[i]
+    if l.startswith(">>>") and "Alert" in l:
+        break
+    if l.startswith("<<<") and "RecordHeader" in l:
+        # the header's hex dump is on the next line: type, version, length
+        hexs = lines[i + 1].split()
+        if hexs and hexs[0] in ("17", "15"):
+            n += 1
+print("records %d" % n)
+PYEOF
+}
+
+say "an admission answer is one TLS record (TLS 1.2 and 1.3)"
+for v in tls1_2 tls1_3; do
+    out=$(records "$v")
+    echo "$out" | grep -q 'HTTP/1.1 200' || fail "$v: no 200 answer: $out"
+    echo "$out" | grep -qx 'records 1' ||
+        fail "$v: the answer came in $(echo "$out" | grep records)"
+    echo "ok: $v: one record"
+done
+
+say "a client that never reads its answers"
+mkdir -p "$MZ_WORK/stall"
+$PY "$WHD/stall.py" "$WH_PORT" "$CERTS/ca.crt" "$MZ_WORK/v1.json" 8 \
+    "$MZ_WORK/stall" >"$MZ_WORK/stall.out" 2>&1 &
+spid=$!
+PIDS+=($spid)
+wait_for "the stalling client's sends block" 'test -e "$MZ_WORK/stall/stalled"'
+t0=$(date +%s%N)
+code=$(curl_wh /healthz)
+t1=$(date +%s%N)
+expect_code 200 "$code" "GET /healthz while another connection is stuck"
+ms=$(((t1 - t0) / 1000000))
+[ "$ms" -lt 3000 ] || fail "/healthz took $ms ms while another connection was stuck"
+echo "ok: answered in $ms ms (the bound on a stuck write is 1 s)"
+admit v1 injected
+wait "$spid" || fail "stall.py: $(cat "$MZ_WORK/stall.out")"
+grep -qx 'closed yes' "$MZ_WORK/stall.out" ||
+    fail "the stuck connection was kept open: $(cat "$MZ_WORK/stall.out")"
+echo "ok: the stuck connection was closed ($(tr '\n' ' ' <"$MZ_WORK/stall.out"))"
+admit v1 injected
+echo "ok: still serving"
+wh_stop
+echo "PASS"

@@ -1,0 +1,69 @@
+/* wh_tls.c: one TLS record per small response (see wh_tls.h). */
+#include "webhook/wh_tls.h"
+
+#include <errno.h>
+#include <gnutls/gnutls.h>
+#include <microhttpd.h>
+#include <poll.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <time.h>
+
+static int64_t
+mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int
+wh_tls_cork(struct wh_tls *t, struct MHD_Connection *c, size_t body_len)
+{
+    const union MHD_ConnectionInfo *si, *fi;
+
+    t->session = NULL;
+    if (body_len > WH_TLS_CORK_MAX)
+        return 0;
+    si = MHD_get_connection_info(c, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+    fi = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+    if (si == NULL || si->tls_session == NULL || fi == NULL)
+        return 0;
+    t->session = si->tls_session;
+    t->fd = fi->connect_fd;
+    gnutls_record_cork(t->session);
+    return 1;
+}
+
+int
+wh_tls_flush(struct wh_tls *t)
+{
+    gnutls_session_t s = t->session;
+    int64_t deadline;
+    int ret;
+
+    if (s == NULL)
+        return 0;
+    t->session = NULL;
+    ret = gnutls_record_uncork(s, 0);
+    if (ret >= 0 && gnutls_record_check_corked(s) == 0)
+        return 0;
+    deadline = mono_ms() + WH_TLS_FLUSH_MS;
+    while (ret >= 0 || ret == GNUTLS_E_AGAIN || ret == GNUTLS_E_INTERRUPTED) {
+        struct pollfd p = {.fd = t->fd, .events = POLLOUT};
+        int64_t left;
+
+        if (ret >= 0 && gnutls_record_check_corked(s) == 0)
+            return 0;
+        left = deadline - mono_ms();
+        if (left <= 0)
+            break;
+        if (ret < 0 && poll(&p, 1, (int)left) < 0 && errno != EINTR)
+            break;
+        ret = gnutls_record_uncork(s, 0);
+    }
+    /* the peer is gone or not reading: libmicrohttpd sees the shut-down
+     * socket on its next read and closes the connection */
+    shutdown(t->fd, SHUT_RDWR);
+    return -1;
+}
