@@ -211,13 +211,28 @@ put_escaped(struct line *l, const char *v, int json)
     }
 }
 
+/* is_secret_key: the key names a secret (case-insensitive "token",
+ * "secret", "password", "private", "passwd"): its value is redacted. The
+ * key is lower-cased once and searched with strstr (five strcasestr per
+ * key were most of a line's cost): this runs for every key of every
+ * line. */
 static int
 is_secret_key(const char *k)
 {
-    static const char *const words[] = {"token", "secret", "password",
-                                        "private", "passwd"};
+    static const char *const words[] = {"token", "secret", "passw", "private"};
+    char low[128];
+    size_t n = 0;
+
+    for (; k[n] != '\0' && n < sizeof(low) - 1; n++) {
+        unsigned char c = (unsigned char)k[n];
+        low[n] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
+    }
+    if (k[n] != '\0') /* longer than low: the slow way */
+        return strcasestr(k, "token") || strcasestr(k, "secret") ||
+               strcasestr(k, "passw") || strcasestr(k, "private");
+    low[n] = '\0';
     for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
-        if (strcasestr(k, words[i]))
+        if (strstr(low, words[i]) != NULL)
             return 1;
     return 0;
 }

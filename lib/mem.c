@@ -2,7 +2,9 @@
 #include "lib/mem.h"
 
 #include <jansson.h>
+#include <pthread.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -88,15 +90,156 @@ mem_strdup(const char *s)
     return mem_strndup(s, strlen(s));
 }
 
+/* ---- request arenas (see mem.h) ---------------------------------------
+ *
+ * A thread's arena is a list of blocks, newest first; each hands out
+ * 16-byte aligned pieces from its start. Blocks double in size. At
+ * mem_arena_end every block but the oldest (MEM_ARENA_FIRST bytes) is
+ * freed and the oldest is rewound. A thread's blocks are freed when it
+ * exits (a pthread key destructor). */
+
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#define ARENA_POISON(p, n) ASAN_POISON_MEMORY_REGION((p), (n))
+#define ARENA_UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
+#else
+#define ARENA_POISON(p, n) ((void)(p), (void)(n))
+#define ARENA_UNPOISON(p, n) ((void)(p), (void)(n))
+#endif
+
+struct ablock {
+    struct ablock *next; /* older */
+    size_t size, used;   /* of data[] */
+    _Alignas(16) unsigned char data[];
+};
+
+struct arena {
+    struct ablock *head;
+    size_t total; /* bytes of blocks */
+    size_t used;  /* handed out since begin */
+    int on;
+};
+
+static _Thread_local struct arena A;
+static pthread_key_t arena_key;
+static pthread_once_t arena_once = PTHREAD_ONCE_INIT;
+
+static void
+arena_release(void *unused)
+{
+    struct ablock *b = A.head, *n;
+
+    (void)unused;
+    for (; b != NULL; b = n) {
+        n = b->next;
+        free(b);
+    }
+    memset(&A, 0, sizeof(A));
+}
+
+static void
+arena_key_init(void)
+{
+    (void)pthread_key_create(&arena_key, arena_release);
+}
+
+static int
+in_arena(const void *p)
+{
+    uintptr_t u = (uintptr_t)p;
+
+    for (const struct ablock *b = A.head; b != NULL; b = b->next)
+        if (u >= (uintptr_t)b->data && u < (uintptr_t)b->data + b->size)
+            return 1;
+    return 0;
+}
+
+static void *
+arena_alloc(size_t n)
+{
+    struct ablock *b = A.head;
+
+    n = (n + 15) & ~(size_t)15;
+    if (b == NULL || b->size - b->used < n) {
+        size_t sz = b != NULL ? b->size * 2 : MEM_ARENA_FIRST;
+        while (sz < n)
+            sz *= 2;
+        if (A.total + sz > MEM_ARENA_MAX)
+            return NULL; /* the caller falls back to malloc */
+        b = malloc(sizeof(*b) + sz);
+        if (b == NULL)
+            return NULL;
+        if (A.head == NULL) /* the thread's first block: free it at exit */
+            (void)pthread_setspecific(arena_key, &A);
+        b->next = A.head;
+        b->size = sz;
+        b->used = 0;
+        ARENA_POISON(b->data, sz);
+        A.head = b;
+        A.total += sz;
+    }
+    void *p = b->data + b->used;
+    b->used += n;
+    A.used += n;
+    ARENA_UNPOISON(p, n);
+    return p;
+}
+
+void
+mem_arena_begin(void)
+{
+    pthread_once(&arena_once, arena_key_init);
+    if (A.on)
+        return;
+    A.on = 1;
+    A.used = 0;
+}
+
+void
+mem_arena_end(void)
+{
+    struct ablock *b, *n;
+
+    if (!A.on)
+        return;
+    A.on = 0;
+    /* keep the oldest block (the smallest), free the others */
+    for (b = A.head; b != NULL && b->next != NULL; b = n) {
+        n = b->next;
+        A.total -= b->size;
+        free(b);
+    }
+    A.head = b;
+    if (b != NULL) {
+        b->used = 0;
+        ARENA_POISON(b->data, b->size);
+    }
+}
+
+size_t
+mem_arena_used(void)
+{
+    return A.used;
+}
+
 void
 mem_free(void *p)
 {
+    if (p != NULL && A.head != NULL && in_arena(p))
+        return; /* released with the arena */
     free(p);
 }
 
 static void *
 jansson_alloc(size_t n)
 {
+    if (A.on) {
+        void *p;
+        if (should_fail())
+            return NULL;
+        if ((p = arena_alloc(n ? n : 1)) != NULL)
+            return p;
+    }
     return mem_alloc(n);
 }
 

@@ -26,6 +26,23 @@ void mem_init_jansson(void);
 void mem_oom_reset(void);
 int mem_oom_seen(void);
 
+/* Request arenas. Between mem_arena_begin() and mem_arena_end() on one
+ * thread, jansson's allocations on that thread come from a thread-local
+ * bump arena and jansson's frees of them cost nothing; mem_arena_end()
+ * releases all of it at once (and keeps the first block for the next
+ * request). For request paths whose JSON all dies with the request: no
+ * json_t allocated inside may be referenced after mem_arena_end(). Only
+ * jansson's allocations use the arena; mem_alloc and friends do not, and
+ * mem_free (the jansson free function too) tells arena memory apart by
+ * address. Over MEM_ARENA_MAX bytes in one request, allocations fall back
+ * to malloc. Calls do not nest (a begin while active is ignored). */
+#define MEM_ARENA_FIRST ((size_t)256 << 10)
+#define MEM_ARENA_MAX ((size_t)64 << 20)
+void mem_arena_begin(void);
+void mem_arena_end(void);
+/* mem_arena_used: bytes handed out since mem_arena_begin (tests, bench). */
+size_t mem_arena_used(void);
+
 /* Fault injection (tests only). Thread-safe counters. */
 void mem_fail_set(long nth);
 long mem_fail_hits(void); /* allocations refused since the last set */

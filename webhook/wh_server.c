@@ -85,9 +85,9 @@ struct req {
 
 /* struct conn: one per connection (see the top of the file). */
 struct conn {
-    struct req rq;  /* the /inject request being served */
-    int busy;       /* rq is in use: from inject_begin to completed */
-    struct buf out; /* the response body MHD is sending */
+    struct req rq;     /* the /inject request being served */
+    int busy;          /* rq is in use: from inject_begin to completed */
+    struct buf out;    /* the response body MHD is sending */
     struct wh_tls tls; /* corked for the response (wh_tls.h) */
     struct wh_server *srv;
 };
@@ -213,9 +213,23 @@ send_buf(struct wh_server *s, struct MHD_Connection *c, unsigned code,
 static void
 fmt_ms(char *dst, size_t n, uint64_t ns)
 {
-    uint64_t us = ns / 1000;
-    snprintf(dst, n, "%llu.%03u", (unsigned long long)(us / 1000),
-             (unsigned)(us % 1000));
+    char tmp[32];
+    uint64_t us = ns / 1000, ms = us / 1000;
+    size_t i = sizeof(tmp), k;
+
+    tmp[--i] = '\0';
+    tmp[--i] = (char)('0' + us % 10);
+    tmp[--i] = (char)('0' + us / 10 % 10);
+    tmp[--i] = (char)('0' + us / 100 % 10);
+    tmp[--i] = '.';
+    do {
+        tmp[--i] = (char)('0' + ms % 10);
+        ms /= 10;
+    } while (ms != 0);
+    k = sizeof(tmp) - i;
+    if (k > n) /* not for any real duration: dst is 32 bytes */
+        k = n, tmp[i + k - 1] = '\0';
+    memcpy(dst, tmp + i, k);
 }
 
 static enum MHD_Result
@@ -261,6 +275,9 @@ inject_finish(struct wh_server *s, struct MHD_Connection *c, struct conn *cn)
     if (cfg == NULL)
         return inject_fail(s, c, rq, 503,
                            "no valid injector configuration is loaded");
+    /* every json_t of this admission dies with it: jansson allocates
+     * from this thread's request arena (lib/mem.h) until the end */
+    mem_arena_begin();
     rc = wh_review_decode(&rv, rq->body.ptr, rq->body.len, s->o.max_body);
     buf_reset(&rq->body);
     if (rc != 0) {
@@ -302,6 +319,7 @@ out:
     wh_outcome_cleanup(&oc);
     wh_review_cleanup(&rv);
     inj_config_free(cfg);
+    mem_arena_end();
     return ret;
 }
 

@@ -8,7 +8,13 @@
  * start-up), and under perf. Without valgrind it also prints the thread
  * CPU time per phase.
  *
- *   bench_admission FILE [iterations]       default 1000, at most 1000000
+ *   bench_admission FILE [iterations [malloc]]
+ *
+ * iterations: default 1000, at most 1000000. Like the server, every
+ * admission runs inside a request arena (lib/mem.h: jansson allocates from
+ * a thread-local bump arena released at the end); "malloc" runs without
+ * it, for comparison. The time to free the admission's JSON (the review,
+ * the injector's results) is its own phase.
  *
  * The default configuration is used (as the bench's webhook runs); the log
  * line goes through lib/log's synchronous path to /dev/null, which formats
@@ -63,17 +69,20 @@ main(int argc, char **argv)
     struct inj_config *cfg = NULL;
     struct buf body, out;
     struct log_opts lo;
-    uint64_t t_dec = 0, t_adm = 0, t_enc = 0, t_log = 0, t0, t1;
+    uint64_t t_dec = 0, t_adm = 0, t_enc = 0, t_log = 0, t_free = 0, t0, t1;
+    size_t arena_used = 0;
+    int arena = 1;
     long iters = 1000;
     int rc = 1, nullfd = -1;
     size_t out_len = 0;
     const char *decision = "";
 
-    if (argc < 2 || argc > 3) {
-        fprintf(stderr, "usage: bench_admission FILE [iterations]\n");
+    if (argc < 2 || argc > 4 || (argc == 4 && strcmp(argv[3], "malloc") != 0)) {
+        fprintf(stderr, "usage: bench_admission FILE [iterations [malloc]]\n");
         return 2;
     }
-    if (argc == 3) {
+    arena = argc < 4;
+    if (argc >= 3) {
         char *end;
         iters = strtol(argv[2], &end, 10);
         if (*end != '\0' || iters < 1 || iters > MAX_ITERS) {
@@ -81,6 +90,7 @@ main(int argc, char **argv)
             return 2;
         }
     }
+    mem_init_jansson(); /* as mizzen-webhook's main */
     buf_init(&body, MAX_FILE);
     buf_init(&out, 0);
     if (read_file(&body, argv[1]) != 0 ||
@@ -100,6 +110,8 @@ main(int argc, char **argv)
 
         memset(&oc, 0, sizeof(oc));
         t0 = cpu_ns();
+        if (arena)
+            mem_arena_begin();
         if (wh_review_decode(&rv, body.ptr, body.len, 0) != 0) {
             fprintf(stderr, "decode: %s\n", errmsg_get());
             goto done;
@@ -130,21 +142,30 @@ main(int argc, char **argv)
                "pod", rv.name[0] ? rv.name : rv.generate_name, "op",
                rv.operation, "decision", wh_decision_name(oc.decision),
                "reason", oc.reason, "ms", ms, NULL);
-        t_log += cpu_ns() - t0;
+        t1 = cpu_ns();
+        t_log += t1 - t0;
+        t0 = t1;
         decision = wh_decision_name(oc.decision);
         out_len = out.len;
         wh_outcome_cleanup(&oc);
         wh_review_cleanup(&rv);
+        arena_used = mem_arena_used();
+        mem_arena_end();
+        t_free += cpu_ns() - t0;
     }
     printf("bench_admission: %s (%zu B) x %ld: decision %s, response %zu B\n",
            argv[1], body.len, iters, decision, out_len);
-    printf("cpu us/admission: decode %.1f, admit %.1f, encode %.1f, log %.1f, "
-           "total %.1f\n",
-           (double)t_dec / 1e3 / (double)iters,
+    printf("cpu us/admission (%s): decode %.1f, admit %.1f, encode %.1f, "
+           "log %.1f, free %.1f, total %.1f\n",
+           arena ? "arena" : "malloc", (double)t_dec / 1e3 / (double)iters,
            (double)t_adm / 1e3 / (double)iters,
            (double)t_enc / 1e3 / (double)iters,
            (double)t_log / 1e3 / (double)iters,
-           (double)(t_dec + t_adm + t_enc + t_log) / 1e3 / (double)iters);
+           (double)t_free / 1e3 / (double)iters,
+           (double)(t_dec + t_adm + t_enc + t_log + t_free) / 1e3 /
+               (double)iters);
+    if (arena)
+        printf("arena: %zu bytes per admission\n", arena_used);
     rc = 0;
 done:
     if (nullfd >= 0)

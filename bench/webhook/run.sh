@@ -241,8 +241,11 @@ dropped=$(curl -sS --max-time 10 --cacert "$T/certs/ca.crt" "https://127.0.0.1:$
 echo "log lines dropped under load: $dropped"
 if [ -n "${BENCH_ADMISSION:-}" ] && [ -x "$BENCH_ADMISSION" ]; then
     echo "in-process (bench_admission, thread CPU time):"
-    "${PIN_SRV[@]}" timeout 120 "$BENCH_ADMISSION" "$T/review.json" 2000 | sed 's/^/  /'
-    "${PIN_SRV[@]}" timeout 120 "$BENCH_ADMISSION" "$T/review2000.json" 50 | sed 's/^/  /'
+    # with the request arena (as the server) and without it (baseline)
+    for m in "" malloc; do
+        "${PIN_SRV[@]}" timeout 120 "$BENCH_ADMISSION" "$T/review.json" 2000 $m | sed 's/^/  /'
+        "${PIN_SRV[@]}" timeout 120 "$BENCH_ADMISSION" "$T/review2000.json" 50 $m | sed 's/^/  /'
+    done
 fi
 
 goal() { awk -v v="$1" -v op="$2" -v g="$3" 'BEGIN { ok = (op == ">=" ? v >= g : v <= g); printf "%s", ok ? "met" : "MISSED" }'; }

@@ -129,6 +129,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     check_fast_parser(p, size);
     buf_init(&out, 0);
+    /* as the server: the admission's JSON lives in a request arena */
+    mem_arena_begin();
     if (wh_review_decode(&rv, p, size, 0) != 0)
         goto done;
     if (wh_admit(&oc, cfg, &rv, env) == 0) {
@@ -146,6 +148,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     wh_review_cleanup(&rv);
 done:
+    mem_arena_end();
     buf_cleanup(&out);
     json_decref(env);
     return 0;

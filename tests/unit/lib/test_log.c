@@ -30,12 +30,21 @@ TEST(log_logfmt_quotes_and_redacts)
     o.level = LOG_DEBUG;
     log_init(&o);
     log_kv(LOG_INFO, "test", "hello world", "ns", "default", "pod", "a b\"c",
-           "token", "s3cr3t", "empty", "", NULL);
+           "token", "s3cr3t", "empty", "", "DB_Password", "hunter2",
+           "x-Private-Key", "k", "svcSecretName", "n", "passwd", "p",
+           "tokenizer_long_key_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+           "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+           "xxxxxxxxxxxxxxxxxxxx",
+           "t", "passive", "ok", NULL);
     log_kv(LOG_DEBUG, "test", "dbg", NULL);
     log_shutdown();
     read_pipe(p[0], out, sizeof(out));
     CHECK_CONTAINS(out, "level=info comp=test msg=\"hello world\" ns=default "
-                        "pod=\"a b\\\"c\" token=[redacted] empty=\"\"\n");
+                        "pod=\"a b\\\"c\" token=[redacted] empty=\"\" "
+                        "DB_Password=[redacted] x-Private-Key=[redacted] "
+                        "svcSecretName=[redacted] passwd=[redacted] "
+                        "tokenizer_long_key_");
+    CHECK_CONTAINS(out, "xxxx=[redacted] passive=ok\n");
     CHECK(strstr(out, "s3cr3t") == NULL);
     CHECK_CONTAINS(out, "msg=dbg");
     close(p[0]);
