@@ -30,27 +30,6 @@ env_get(const char *name)
     return getenv(name);
 }
 
-/* tune_malloc: an admission allocates and frees a few thousand small
- * jansson nodes. glibc's per-thread cache keeps 7 free chunks per size, so
- * most frees fall through to the arena's bins and a later large allocation
- * (a TLS record buffer) consolidates them: malloc was a third of the
- * webhook's CPU under load. A cache of 300 per size cuts the CPU per
- * admission by about a sixth for ~0.7 MiB more peak RSS (1000: a fifth,
- * +2 MiB; docs/webhook.md). glibc reads it only from GLIBC_TUNABLES
- * at process start, so when the variable is unset it is set and the
- * process re-executes itself once; a GLIBC_TUNABLES already set (even
- * empty) is left alone, and a failed exec just runs on untuned. */
-static void
-tune_malloc(char **argv)
-{
-    if (getenv("GLIBC_TUNABLES") != NULL)
-        return;
-    if (setenv("GLIBC_TUNABLES", "glibc.malloc.tcache_count=300", 1) != 0)
-        return;
-    execv("/proc/self/exe", argv);
-    unsetenv("GLIBC_TUNABLES");
-}
-
 int
 main(int argc, char **argv)
 {
@@ -63,7 +42,6 @@ main(int argc, char **argv)
     int sfd = -1, rc, status = 1;
     char port[16];
 
-    tune_malloc(argv);
     wh_opts_defaults(&o);
     if (wh_opts_parse(&o, argc, argv, env_get) != 0) {
         log_kv(LOG_ERROR, "webhook", "invalid arguments", "error", errmsg_get(),
