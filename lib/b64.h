@@ -34,4 +34,10 @@ int b64_encode(char **out, const void *in, size_t n);
  * RC_LIMIT (b's cap) or RC_NOMEM; on failure b is unchanged. */
 int b64_encode_buf(struct buf *b, const void *in, size_t n);
 
+/* b64_encode_raw: writes the padded encoding of in[0..n) to w, which has
+ * room for (n + 2) / 3 * 4 bytes (no NUL); returns that length. For
+ * callers that manage their own output buffer (the webhook's streamed
+ * patch). Cannot fail. */
+size_t b64_encode_raw(char *w, const void *in, size_t n);
+
 #endif

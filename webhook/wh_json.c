@@ -13,6 +13,7 @@
  * appended to the output raw, or base64-encoded (in multiples of three
  * bytes) straight into the output, so the patch text never exists whole. */
 #include "webhook/wh_json.h"
+#include "lib/b64.h"
 #include "lib/buf.h"
 #include "lib/errmsg.h"
 #include "lib/mem.h"
@@ -514,9 +515,6 @@ struct jw {
     char win[WIN];
 };
 
-static const char b64chars[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
 /* room makes space for n more bytes in b (one allocation, doubling):
  * 0, RC_LIMIT (over b's cap) or RC_NOMEM. */
 static int
@@ -555,22 +553,7 @@ b64_put(struct buf *b, const unsigned char *s, size_t n)
     if ((rc = room(b, olen)) != 0)
         return rc;
     o = b->ptr + b->len;
-    for (; n >= 3; n -= 3, s += 3) {
-        uint32_t x = (uint32_t)s[0] << 16 | (uint32_t)s[1] << 8 | s[2];
-        o[0] = b64chars[x >> 18];
-        o[1] = b64chars[(x >> 12) & 63];
-        o[2] = b64chars[(x >> 6) & 63];
-        o[3] = b64chars[x & 63];
-        o += 4;
-    }
-    if (n > 0) {
-        uint32_t x = (uint32_t)s[0] << 16 | (n > 1 ? (uint32_t)s[1] << 8 : 0);
-        o[0] = b64chars[x >> 18];
-        o[1] = b64chars[(x >> 12) & 63];
-        o[2] = n > 1 ? b64chars[(x >> 6) & 63] : '=';
-        o[3] = '=';
-        o += 4;
-    }
+    o += b64_encode_raw(o, s, n);
     b->len = (size_t)(o - b->ptr);
     b->ptr[b->len] = '\0';
     return 0;
@@ -643,6 +626,29 @@ static const char esc[256] = {
     [30] = 'u',   [31] = 'u', ['"'] = '"', ['\\'] = '\\',
 };
 
+/* clean_run: the length of the prefix of p[0..n) that needs no escape.
+ * Eight bytes at a time: a word has a byte below 0x20, a '"' or a '\\'
+ * exactly when one of the three classic "has a zero byte" tests fires. */
+static size_t
+clean_run(const char *p, size_t n)
+{
+    const uint64_t ones = 0x0101010101010101ull, high = ones << 7;
+    size_t i = 0;
+
+    for (; i + 8 <= n; i += 8) {
+        uint64_t x, q, b;
+        memcpy(&x, p + i, 8);
+        q = x ^ (ones * '"');
+        b = x ^ (ones * '\\');
+        if ((((x - ones * 0x20) & ~x) | ((q - ones) & ~q) | ((b - ones) & ~b)) &
+            high)
+            break;
+    }
+    while (i < n && esc[(unsigned char)p[i]] == 0)
+        i++;
+    return i;
+}
+
 /* put_str writes p[0..n) as a string literal: '"', '\\' and control
  * characters escaped (\n \r \t by letter, others as \u00XX), everything
  * else (valid UTF-8 from jansson) copied in runs. */
@@ -651,6 +657,40 @@ put_str(struct jw *w, const char *p, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
     size_t run = 0;
+
+    /* fast path: room in the window for the worst case (every byte as
+     * \u00XX): one pass, no bounds checks. Strings in a patch are short. */
+    if (n <= (WIN - 8) / 6) {
+        if (WIN - w->len < 6 * n + 2)
+            flush(w, 0);
+        if (w->rc == 0 && WIN - w->len >= 6 * n + 2) {
+            char *o = w->win + w->len;
+            *o++ = '"';
+            for (size_t i = 0; i < n; i++) {
+                size_t k = clean_run(p + i, n - i);
+                memcpy(o, p + i, k);
+                o += k;
+                i += k;
+                if (i == n)
+                    break;
+                unsigned char c = (unsigned char)p[i];
+                char e = esc[c];
+                if (e == 'u') {
+                    memcpy(o, "\\u00", 4);
+                    o[4] = hex[c >> 4];
+                    o[5] = hex[c & 15];
+                    o += 6;
+                } else {
+                    o[0] = '\\';
+                    o[1] = e;
+                    o += 2;
+                }
+            }
+            *o++ = '"';
+            w->len = (size_t)(o - w->win);
+            return;
+        }
+    }
 
     putc_(w, '"');
     for (size_t i = 0; i < n; i++) {
