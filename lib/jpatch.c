@@ -74,7 +74,8 @@ op_new(json_t *patch, const char *op, const char *path, size_t path_len,
     o = json_object();
     if (o == NULL)
         goto nomem;
-    if (json_object_set_new(o, "op", json_string(op)) != 0)
+    /* op is one of our literals and the keys are ASCII: no UTF-8 checks */
+    if (json_object_set_new_nocheck(o, "op", json_string_nocheck(op)) != 0)
         goto nomem;
     s = json_stringn(path, path_len);
     if (s == NULL) {
@@ -82,12 +83,12 @@ op_new(json_t *patch, const char *op, const char *path, size_t path_len,
         json_decref(value);
         return errmsg_set(nomem_or(RC_INVAL), "jpatch: bad path for %s", op);
     }
-    if (json_object_set_new(o, "path", s) != 0)
+    if (json_object_set_new_nocheck(o, "path", s) != 0)
         goto nomem;
     if (value != NULL) {
         json_t *v = value; /* owned, stolen below */
         value = NULL;
-        if (json_object_set_new(o, "value", v) != 0)
+        if (json_object_set_new_nocheck(o, "value", v) != 0)
             goto nomem;
     }
     if (json_array_append_new(patch, o) != 0) {
@@ -142,7 +143,15 @@ push_key(struct dctx *c, const char *k, size_t kl)
 static int
 push_index(struct dctx *c, size_t i)
 {
-    return buf_addf(&c->path, "/%zu", i);
+    char num[24];
+    size_t k = sizeof(num);
+
+    do {
+        num[--k] = (char)('0' + i % 10);
+        i /= 10;
+    } while (i != 0);
+    num[--k] = '/';
+    return buf_add(&c->path, num + k, sizeof(num) - k);
 }
 
 /* emit: one operation at the current path; `copy_of` (borrowed, may be NULL)
@@ -163,6 +172,61 @@ is_container(const json_t *v)
     return json_is_object(v) || json_is_array(v);
 }
 
+/* keys_prefix: a's keys are, in order, the first keys of b (jansson keeps
+ * insertion order). The usual case for an injected pod: the injector copies
+ * an object and appends to it. */
+static int
+keys_prefix(json_t *a, json_t *b)
+{
+    void *ia = json_object_iter(a), *ib = json_object_iter(b);
+
+    for (; ia != NULL;
+         ia = json_object_iter_next(a, ia), ib = json_object_iter_next(b, ib)) {
+        size_t la;
+        if (ib == NULL)
+            return 0;
+        la = json_object_iter_key_len(ia);
+        if (la != json_object_iter_key_len(ib) ||
+            memcmp(json_object_iter_key(ia), json_object_iter_key(ib), la) != 0)
+            return 0;
+    }
+    return 1;
+}
+
+/* diff_prefixed: diff_object when keys_prefix(a, b) holds, without a
+ * single lookup: the same operations in the same order (nothing to remove;
+ * changed keys in order; then b's extra keys added in order). */
+static int
+diff_prefixed(struct dctx *c, json_t *a, json_t *b, int depth)
+{
+    size_t saved = c->path.len;
+    void *ia = json_object_iter(a), *ib = json_object_iter(b);
+    int rc = 0;
+
+    for (; ia != NULL;
+         ia = json_object_iter_next(a, ia), ib = json_object_iter_next(b, ib)) {
+        json_t *va = json_object_iter_value(ia),
+               *vb = json_object_iter_value(ib);
+        if (va == vb)
+            continue;
+        if ((rc = push_key(c, json_object_iter_key(ib),
+                           json_object_iter_key_len(ib))) != 0 ||
+            (rc = diff_value(c, va, vb, depth + 1)) != 0)
+            goto done;
+        path_cut(c, saved);
+    }
+    for (; ib != NULL; ib = json_object_iter_next(b, ib)) {
+        if ((rc = push_key(c, json_object_iter_key(ib),
+                           json_object_iter_key_len(ib))) != 0 ||
+            (rc = emit(c, "add", json_object_iter_value(ib))) != 0)
+            goto done;
+        path_cut(c, saved);
+    }
+done:
+    path_cut(c, saved);
+    return rc;
+}
+
 static int
 diff_object(struct dctx *c, const json_t *a, const json_t *b, int depth)
 {
@@ -170,6 +234,9 @@ diff_object(struct dctx *c, const json_t *a, const json_t *b, int depth)
     const char *k;
     json_t *va, *vb; /* borrowed */
     int rc = 0;
+
+    if (keys_prefix((json_t *)a, (json_t *)b))
+        return diff_prefixed(c, (json_t *)a, (json_t *)b, depth);
 
     /* json_object_*foreach want non-const; nothing is modified */
     json_object_keylen_foreach((json_t *)a, k, kl, va)

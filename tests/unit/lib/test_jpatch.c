@@ -478,6 +478,27 @@ TEST(jpatch_diff_objects)
               "\"value\":\"{}\"},{\"op\":\"add\",\"path\":"
               "\"/metadata/annotations/a~0b\",\"value\":\"\"}]");
     CHECK_INT(roundtrip_str("{\"\":{\"/\":1}}", "{\"\":{\"/\":2,\"~\":3}}"), 2);
+    /* `from`'s keys a prefix of `to`'s (the zipped path, no lookups) or in
+     * another order (the lookup path): the same operations, same order */
+    const char *want = "[{\"op\":\"replace\",\"path\":\"/y\",\"value\":3},"
+                       "{\"op\":\"add\",\"path\":\"/z\",\"value\":4},"
+                       "{\"op\":\"add\",\"path\":\"/w\",\"value\":5}]";
+    CHECK_STR(
+        diff_str("{\"x\":1,\"y\":2}", "{\"x\":1,\"y\":3,\"z\":4,\"w\":5}"),
+        want);
+    CHECK_STR(
+        diff_str("{\"y\":2,\"x\":1}", "{\"x\":1,\"y\":3,\"z\":4,\"w\":5}"),
+        want);
+    /* same length but a different key, and a longer `from`: lookups */
+    CHECK_STR(diff_str("{\"x\":1,\"q\":2}", "{\"x\":1,\"y\":2}"),
+              "[{\"op\":\"remove\",\"path\":\"/q\"},"
+              "{\"op\":\"add\",\"path\":\"/y\",\"value\":2}]");
+    CHECK_STR(diff_str("{\"x\":1,\"y\":2}", "{\"x\":1}"),
+              "[{\"op\":\"remove\",\"path\":\"/y\"}]");
+    /* keys that differ only in length ("a" vs "ab") */
+    CHECK_STR(diff_str("{\"a\":1}", "{\"ab\":1}"),
+              "[{\"op\":\"remove\",\"path\":\"/a\"},"
+              "{\"op\":\"add\",\"path\":\"/ab\",\"value\":1}]");
 }
 
 TEST(jpatch_diff_types_and_roots)
