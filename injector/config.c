@@ -733,12 +733,29 @@ inj_config_free(struct inj_config *cfg)
 {
     if (cfg == NULL || atomic_fetch_sub(&cfg->refs, 1) != 1)
         return;
+    if (cfg->attached_free != NULL)
+        cfg->attached_free(cfg->attached);
     inj_cache_free(cfg->cache);
     mem_free(cfg->v.proxy_image);
     json_decref(cfg->mesh);
     json_decref(cfg->values);
     json_decref(cfg->config);
     mem_free(cfg);
+}
+
+void
+inj_config_attach(struct inj_config *cfg, void *data, void (*free_fn)(void *))
+{
+    if (cfg->attached_free != NULL)
+        cfg->attached_free(cfg->attached);
+    cfg->attached = data;
+    cfg->attached_free = free_fn;
+}
+
+void *
+inj_config_attached(const struct inj_config *cfg)
+{
+    return cfg != NULL ? cfg->attached : NULL;
 }
 
 json_t *

@@ -65,6 +65,8 @@ struct inj_config {
     const json_t *never_sel, *always_sel, *injected_annotations; /* borr. */
     struct inj_vals v;
     struct inj_cache *cache; /* owned; NULL while it is being built */
+    void *attached;          /* a consumer's data (inj_config_attach) */
+    void (*attached_free)(void *);
 };
 
 /* Per-pod parameters resolved from annotations, values and proxy config. */

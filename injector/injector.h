@@ -41,6 +41,22 @@ int inj_config_load_parts(struct inj_config **out, const char *config_text,
 struct inj_config *inj_config_ref(struct inj_config *cfg);
 void inj_config_free(struct inj_config *cfg);
 
+/* inj_config_shared calls fn(v, arg) for every JSON object and array of
+ * cfg's template cache, the parts inside them included: the immutable
+ * nodes that injection results share by reference (a result's patch
+ * values may be these very pointers). Stops at, and returns, the first
+ * non-zero fn result. */
+int inj_config_shared(const struct inj_config *cfg,
+                      int (*fn)(const json_t *v, void *arg), void *arg);
+
+/* inj_config_attach hangs a consumer's data on cfg, released with
+ * free_fn (may be NULL) when cfg is freed (a previous attachment is
+ * released at once). Call it before cfg is shared between threads;
+ * inj_config_attached reads it (NULL when none). */
+void inj_config_attach(struct inj_config *cfg, void *data,
+                       void (*free_fn)(void *));
+void *inj_config_attached(const struct inj_config *cfg);
+
 /* inj_config_dump: the effective configuration as JSON (for `/debug` and
  * tests); a new reference or NULL on RC_NOMEM. */
 json_t *inj_config_dump(const struct inj_config *cfg);

@@ -121,3 +121,70 @@ out:
         return errmsg_set(RC_NOMEM, "out of memory preparing the template");
     return rc ? errmsg_prefix(rc, "preparing the template") : 0;
 }
+
+/* walk calls fn for v when it is an object or array, then for the objects
+ * and arrays inside it. */
+static int
+walk(const json_t *v, int (*fn)(const json_t *, void *), void *arg, int depth)
+{
+    int rc;
+
+    if (v == NULL || !(json_is_object(v) || json_is_array(v)) || depth > 64)
+        return 0;
+    if ((rc = fn(v, arg)) != 0)
+        return rc;
+    if (json_is_array(v)) {
+        for (size_t i = 0; i < json_array_size(v); i++)
+            if ((rc = walk(json_array_get(v, i), fn, arg, depth + 1)) != 0)
+                return rc;
+        return 0;
+    }
+    const char *k;
+    json_t *x;
+    json_object_foreach((json_t *)v, k, x)
+    {
+        if ((rc = walk(x, fn, arg, depth + 1)) != 0)
+            return rc;
+    }
+    return 0;
+}
+
+int
+inj_config_shared(const struct inj_config *cfg,
+                  int (*fn)(const json_t *v, void *arg), void *arg)
+{
+    const struct inj_cache *c = cfg->cache;
+    const json_t *parts[16];
+    size_t n = 0;
+    int rc;
+
+    if (c == NULL)
+        return 0;
+    parts[n++] = c->init;
+    parts[n++] = c->proxy_args;
+    parts[n++] = c->ready;
+    parts[n++] = c->startup;
+    parts[n++] = c->security;
+    parts[n++] = c->mounts;
+    parts[n++] = c->resources;
+    parts[n++] = c->lifecycle;
+    parts[n++] = c->hold_lifecycle;
+    parts[n++] = c->ports;
+    parts[n++] = c->volumes;
+    for (size_t i = 0; i < 4; i++)
+        parts[n++] = c->names[i];
+    for (size_t i = 0; i < n; i++)
+        if ((rc = walk(parts[i], fn, arg, 0)) != 0)
+            return rc;
+    /* the env map itself is never in a result, its entries are */
+    if (c->env != NULL) {
+        const char *k;
+        json_t *x;
+        json_object_foreach(c->env, k, x)
+        {
+            if ((rc = walk(x, fn, arg, 0)) != 0)
+                return rc;
+        }
+    }
+    return 0;
+}

@@ -6,6 +6,7 @@
  * written directly as text (the shape is fixed and small); the patch is
  * serialized straight into base64 (wh_json.c). */
 #include "webhook/wh_admission.h"
+#include "webhook/wh_frag.h"
 #include "webhook/wh_json.h"
 #include "injector/injector.h"
 #include "lib/buf.h"
@@ -141,6 +142,7 @@ wh_admit(struct wh_outcome *out, const struct inj_config *cfg,
     int rc;
 
     memset(out, 0, sizeof(*out));
+    out->frags = wh_frags_of(cfg);
     if (!is_pod(rv)) {
         out->decision = WH_IGNORED;
         snprintf(out->reason, sizeof(out->reason),
@@ -228,7 +230,7 @@ wh_response_encode(struct buf *out, const struct wh_review *rv,
         /* the patch text goes straight into base64: never built whole */
         if ((rc = buf_addstr(out, ",\"allowed\":true,\"patchType\":"
                                   "\"JSONPatch\",\"patch\":\"")) != 0 ||
-            (rc = wh_json_write_base64(out, oc->patch)) != 0 ||
+            (rc = wh_json_write_base64(out, oc->patch, oc->frags)) != 0 ||
             (rc = buf_addstr(out, "\"}}")) != 0)
             goto fail;
     } else {

@@ -50,6 +50,9 @@ struct wh_outcome {
     char reason[256];          /* why, for the log line */
     char *message;             /* owned: the refusal (status.message) */
     json_t *patch;             /* owned: RFC 6902 ops when INJECTED */
+    /* borrowed: cfg's pre-written template nodes (wh_frag.h), valid while
+     * the caller holds cfg; NULL when none */
+    const struct wh_frags *frags;
 };
 
 /* wh_admit decides for a decoded review. env is the object of proxy env

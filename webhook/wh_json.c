@@ -14,6 +14,7 @@
  * bytes) straight into the output, so the patch text never exists whole. */
 #include "webhook/wh_json.h"
 #include "lib/b64.h"
+#include "webhook/wh_frag.h"
 #include "lib/buf.h"
 #include "lib/errmsg.h"
 #include "lib/mem.h"
@@ -509,9 +510,10 @@ wh_json_parse(json_t **out, const char *p, size_t n, int max_depth)
 
 struct jw {
     struct buf *out;
-    int b64;    /* 1: flush as base64 */
-    int rc;     /* sticky first failure */
-    size_t len; /* bytes in win */
+    const struct wh_frags *frags; /* pre-written nodes, or NULL */
+    int b64;                      /* 1: flush as base64 */
+    int rc;                       /* sticky first failure */
+    size_t len;                   /* bytes in win */
     char win[WIN];
 };
 
@@ -738,6 +740,14 @@ write_value(struct jw *w, const json_t *v, int depth)
         w->rc = errmsg_set(RC_LIMIT, "patch nested too deeply");
         return;
     }
+    if (w->frags != NULL && (json_is_object(v) || json_is_array(v))) {
+        size_t fl;
+        const char *ft = wh_frags_find(w->frags, v, &fl);
+        if (ft != NULL) {
+            put(w, ft, fl);
+            return;
+        }
+    }
     switch (json_typeof(v)) {
     case JSON_OBJECT: {
         void *it = json_object_iter((json_t *)v);
@@ -796,12 +806,14 @@ write_value(struct jw *w, const json_t *v, int depth)
 }
 
 static int
-write_to(struct buf *out, const json_t *v, int b64)
+write_to(struct buf *out, const json_t *v, int b64,
+         const struct wh_frags *frags)
 {
     struct jw w;
     size_t old = out->len;
 
     w.out = out;
+    w.frags = frags;
     w.b64 = b64;
     w.rc = 0;
     w.len = 0;
@@ -817,13 +829,14 @@ write_to(struct buf *out, const json_t *v, int b64)
 int
 wh_json_write(struct buf *out, const json_t *v)
 {
-    return write_to(out, v, 0);
+    return write_to(out, v, 0, NULL);
 }
 
 int
-wh_json_write_base64(struct buf *out, const json_t *v)
+wh_json_write_base64(struct buf *out, const json_t *v,
+                     const struct wh_frags *frags)
 {
-    return write_to(out, v, 1);
+    return write_to(out, v, 1, frags);
 }
 
 int
@@ -833,6 +846,7 @@ wh_json_escape(struct buf *out, const char *s)
     size_t old = out->len;
 
     w.out = out;
+    w.frags = NULL;
     w.b64 = 0;
     w.rc = 0;
     w.len = 0;

@@ -31,8 +31,12 @@ int wh_json_parse(json_t **out, const char *p, size_t n, int max_depth);
  * 0, RC_NOMEM, RC_LIMIT (out's cap, or nesting deeper than WH_JSON_MAX_DEPTH);
  * on failure out keeps its length. */
 #define WH_JSON_MAX_DEPTH 104 /* WH_MAX_DEPTH + the patch's own levels */
+struct wh_frags;
 int wh_json_write(struct buf *out, const json_t *v);
-int wh_json_write_base64(struct buf *out, const json_t *v);
+/* frags (may be NULL): nodes whose text was written before (wh_frag.h)
+ * are copied from there; the output is the same either way. */
+int wh_json_write_base64(struct buf *out, const json_t *v,
+                         const struct wh_frags *frags);
 
 /* wh_json_escape appends s as a JSON string literal (with quotes). */
 int wh_json_escape(struct buf *out, const char *s);

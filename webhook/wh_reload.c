@@ -9,6 +9,7 @@
 #include "lib/log.h"
 #include "lib/mem.h"
 #include "lib/rc.h"
+#include "webhook/wh_frag.h"
 #include "webhook/wh_metrics.h"
 #include "webhook/wh_opts.h"
 #include "webhook/wh_server.h"
@@ -204,8 +205,8 @@ cfg_files_read(struct cfg_files *f, const struct wh_opts *o)
 }
 
 static int
-cfg_files_load(struct inj_config **out, const struct cfg_files *f,
-               const struct wh_opts *o)
+cfg_files_parse(struct inj_config **out, const struct cfg_files *f,
+                const struct wh_opts *o)
 {
     json_t *data = NULL; /* owned */
     char *doc = NULL;
@@ -242,6 +243,20 @@ cfg_files_load(struct inj_config **out, const struct cfg_files *f,
 done:
     json_decref(data);
     mem_free(doc);
+    return rc;
+}
+
+/* cfg_files_load parses the files and prepares the configuration for the
+ * patch writer (wh_frag.h: pre-written template parts; without them, after
+ * an allocation failure, the writer just walks every node). */
+static int
+cfg_files_load(struct inj_config **out, const struct cfg_files *f,
+               const struct wh_opts *o)
+{
+    int rc = cfg_files_parse(out, f, o);
+
+    if (rc == 0)
+        (void)wh_frags_attach(*out);
     return rc;
 }
 

@@ -16,7 +16,8 @@
  * it, for comparison. The time to free the admission's JSON (the review,
  * the injector's results) is its own phase.
  *
- * The default configuration is used (as the bench's webhook runs); the log
+ * The default configuration is used, prepared as the server prepares it
+ * (pre-written template fragments, webhook/wh_frag.h); the log
  * line goes through lib/log's synchronous path to /dev/null, which formats
  * it exactly as the server does. */
 #include "injector/injector.h"
@@ -26,6 +27,7 @@
 #include "lib/mem.h"
 #include "lib/rc.h"
 #include "webhook/wh_admission.h"
+#include "webhook/wh_frag.h"
 
 #include <fcntl.h>
 #include <stdio.h>
@@ -94,7 +96,8 @@ main(int argc, char **argv)
     buf_init(&body, MAX_FILE);
     buf_init(&out, 0);
     if (read_file(&body, argv[1]) != 0 ||
-        inj_config_load(&cfg, NULL, 0, NULL, 0) != 0) {
+        inj_config_load(&cfg, NULL, 0, NULL, 0) != 0 ||
+        wh_frags_attach(cfg) != 0) {
         fprintf(stderr, "bench_admission: %s\n", errmsg_get());
         goto done;
     }

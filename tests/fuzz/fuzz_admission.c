@@ -15,6 +15,7 @@
 #include "lib/mem.h"
 #include "lib/rc.h"
 #include "webhook/wh_admission.h"
+#include "webhook/wh_frag.h"
 #include "webhook/wh_json.h"
 
 #include <assert.h>
@@ -33,7 +34,9 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
     (void)argc;
     (void)argv;
     mem_init_jansson();
-    if (inj_config_load(&cfg, NULL, 0, NULL, 0) != 0)
+    /* prepared as the server prepares it: pre-written template parts */
+    if (inj_config_load(&cfg, NULL, 0, NULL, 0) != 0 ||
+        wh_frags_attach(cfg) != 0)
         abort();
     return 0;
 }

@@ -10,6 +10,7 @@
 #include "lib/mem.h"
 #include "lib/rc.h"
 #include "webhook/wh_admission.h"
+#include "webhook/wh_frag.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -61,13 +62,42 @@ review(const char *api, const char *op, const char *kind, const char *ns,
     return buf_take(&b, NULL);
 }
 
+/* defcfg: the default configuration, prepared as the server prepares it
+ * (pre-written template fragments attached) */
 static struct inj_config *
 defcfg(void)
 {
     struct inj_config *c = NULL;
     if (inj_config_load(&c, NULL, 0, NULL, 0) != 0)
         return NULL;
+    if (wh_frags_attach(c) != 0) {
+        inj_config_free(c);
+        return NULL;
+    }
     return c;
+}
+
+/* encode_text: decode + admit + encode of text under cfg, the response
+ * text (owned) or NULL. */
+static char *
+encode_text(const struct inj_config *cfg, const char *text, json_t **patch)
+{
+    struct wh_review rv;
+    struct wh_outcome oc;
+    struct buf out;
+
+    buf_init(&out, 0);
+    if (wh_review_decode(&rv, text, strlen(text), 0) != 0)
+        return NULL;
+    if (wh_admit(&oc, cfg, &rv, NULL) == 0) {
+        if (wh_response_encode(&out, &rv, &oc) != 0)
+            buf_cleanup(&out);
+        if (patch != NULL)
+            *patch = json_incref(oc.patch);
+        wh_outcome_cleanup(&oc);
+    }
+    wh_review_cleanup(&rv);
+    return buf_take(&out, NULL);
 }
 
 /* run: decode + admit + encode; returns the parsed response (owned) or
@@ -628,4 +658,64 @@ TEST(json_write_limit_leaves_buffer_unchanged)
     CHECK_STR(b.ptr, "pre");
     buf_cleanup(&b);
     json_decref(v);
+}
+
+/* frag_hits: nodes of v (v included) that the patch writer copies from
+ * f instead of walking them */
+static size_t
+frag_hits(const struct wh_frags *f, const json_t *v)
+{
+    size_t n, hits = 0;
+
+    if (wh_frags_find(f, v, &n) != NULL)
+        return 1;
+    if (json_is_array(v))
+        for (size_t i = 0; i < json_array_size(v); i++)
+            hits += frag_hits(f, json_array_get(v, i));
+    if (json_is_object(v)) {
+        const char *k;
+        json_t *x;
+        json_object_foreach((json_t *)v, k, x) hits += frag_hits(f, x);
+    }
+    return hits;
+}
+
+/* the patch writer copies pre-written template parts (wh_frag.h): the
+ * answer is byte for byte the one written node by node, for pods that
+ * share many parts with the template and pods that share few */
+TEST(template_fragments_do_not_change_the_answer)
+{
+    struct inj_config *with = defcfg(), *without = NULL;
+    const char *annots[] = {
+        "",
+        "\"sidecar.istio.io/interceptionMode\":\"TPROXY\"",
+        "\"sidecar.istio.io/proxyCPU\":\"300m\",\"status.sidecar.istio.io/"
+        "port\":\"15030\"",
+        "\"traffic.sidecar.istio.io/includeOutboundIPRanges\":\"10.0.0.0/8\","
+        "\"sidecar.istio.io/rewriteAppHTTPProbers\":\"false\"",
+    };
+    size_t hits = 0;
+
+    REQUIRE(with != NULL);
+    REQUIRE(inj_config_load(&without, NULL, 0, NULL, 0) == 0);
+    CHECK(wh_frags_count(wh_frags_of(with)) > 10);
+    CHECK(wh_frags_of(without) == NULL);
+    for (size_t i = 0; i < sizeof(annots) / sizeof(annots[0]); i++) {
+        char *text = review("v1", "CREATE", "Pod", "team-a", annots[i], NULL);
+        json_t *patch = NULL;
+        char *a = encode_text(with, text, &patch);
+        char *b = encode_text(without, text, NULL);
+        REQUIRE(a != NULL && b != NULL && patch != NULL);
+        CHECK_STR(a, b);
+        CHECK_CONTAINS(a, "\"patchType\":\"JSONPatch\"");
+        /* parts of the patch written from fragments */
+        hits += frag_hits(wh_frags_of(with), patch);
+        json_decref(patch);
+        mem_free(a);
+        mem_free(b);
+        mem_free(text);
+    }
+    CHECK(hits > 10); /* istio-init, volumes, probes, env entries, ... */
+    inj_config_free(with);
+    inj_config_free(without);
 }

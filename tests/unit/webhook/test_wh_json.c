@@ -206,7 +206,7 @@ TEST(write_base64_is_base64_of_write)
         buf_init(&back, 0);
         CHECK_INT(buf_addstr(&b64, "pre:"), 0);
         CHECK_INT(wh_json_write(&raw, v), 0);
-        CHECK_INT(wh_json_write_base64(&b64, v), 0);
+        CHECK_INT(wh_json_write_base64(&b64, v, NULL), 0);
         CHECK_INT((int)(b64.len - 4), (int)((raw.len + 2) / 3 * 4));
         CHECK(memcmp(b64.ptr, "pre:", 4) == 0);
         b64dec(&back, b64.ptr + 4, b64.len - 4);
@@ -228,7 +228,7 @@ TEST(write_base64_limit_leaves_buffer_unchanged)
     REQUIRE(v != NULL);
     buf_init(&b, 24);
     CHECK_INT(buf_addstr(&b, "pre"), 0);
-    CHECK_INT(wh_json_write_base64(&b, v), RC_LIMIT);
+    CHECK_INT(wh_json_write_base64(&b, v, NULL), RC_LIMIT);
     CHECK_STR(b.ptr, "pre");
     buf_cleanup(&b);
     json_decref(v);
