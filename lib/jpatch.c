@@ -64,6 +64,16 @@ nomem_or(int rc)
 }
 
 static int
+is_ascii(const char *p, size_t n)
+{
+    unsigned char any = 0;
+
+    for (size_t i = 0; i < n; i++)
+        any |= (unsigned char)p[i];
+    return any < 0x80;
+}
+
+static int
 op_new(json_t *patch, const char *op, const char *path, size_t path_len,
        json_t *value)
 {
@@ -77,7 +87,9 @@ op_new(json_t *patch, const char *op, const char *path, size_t path_len,
     /* op is one of our literals and the keys are ASCII: no UTF-8 checks */
     if (json_object_set_new_nocheck(o, "op", json_string_nocheck(op)) != 0)
         goto nomem;
-    s = json_stringn(path, path_len);
+    /* paths are almost always ASCII: skip jansson's UTF-8 check then */
+    s = is_ascii(path, path_len) ? json_stringn_nocheck(path, path_len)
+                                 : json_stringn(path, path_len);
     if (s == NULL) {
         json_decref(o);
         json_decref(value);

@@ -495,6 +495,9 @@ TEST(jpatch_diff_objects)
               "{\"op\":\"add\",\"path\":\"/y\",\"value\":2}]");
     CHECK_STR(diff_str("{\"x\":1,\"y\":2}", "{\"x\":1}"),
               "[{\"op\":\"remove\",\"path\":\"/y\"}]");
+    /* a non-ASCII key: its path goes through jansson's UTF-8 check */
+    CHECK_STR(diff_str("{}", "{\"caf\u00e9\":1}"),
+              "[{\"op\":\"add\",\"path\":\"/caf\u00e9\",\"value\":1}]");
     /* keys that differ only in length ("a" vs "ab") */
     CHECK_STR(diff_str("{\"a\":1}", "{\"ab\":1}"),
               "[{\"op\":\"remove\",\"path\":\"/a\"},"
