@@ -2,9 +2,11 @@
 # t_webhook_tls.sh: how mizzen-webhook writes answers on the wire (one
 # worker thread, so that a stuck connection would show): an admission
 # answer (headers + body) arrives as ONE TLS record (openssl s_client
-# -msg counts them), and a client that pipelines requests without reading
-# the answers neither stalls the other connections nor keeps its own: it
-# is closed, and the webhook keeps serving.
+# -msg counts them); small and large answers alternate on one kept-alive
+# connection without the kernel holding any; a client that pipelines
+# requests without reading the answers stalls the other connections for
+# at most 100 ms and does not keep its own: it is closed, and the webhook
+# keeps serving.
 source "$MZ_ROOT/e2e/webhook/lib.sh"
 
 "$WHD/mkcert.sh" "$CERTS" srv
@@ -52,6 +54,23 @@ for v in tls1_2 tls1_3; do
     echo "ok: $v: one record"
 done
 
+say "small and large answers alternate on one connection without delay"
+# libmicrohttpd leaves TCP_CORK set after an answer under 1400 bytes
+# (UPDATE: ignored, /healthz); a corked answer written after it would be
+# held by the kernel for 200 ms unless the webhook clears it (wh_tls.h)
+review upd --api v1 --op UPDATE --uid upd-1
+$PY "$WHD/seq.py" "$WH_PORT" "$CERTS/ca.crt" "$MZ_WORK/v1.json" \
+    "$MZ_WORK/upd.json" "$MZ_WORK/v1.json" "$MZ_WORK/v1.json" GET:/healthz \
+    "$MZ_WORK/v1.json" "$MZ_WORK/upd.json" "$MZ_WORK/v1.json" \
+    >"$MZ_WORK/seq.out" 2>&1 || fail "seq.py: $(cat "$MZ_WORK/seq.out")"
+cat "$MZ_WORK/seq.out"
+[ "$(awk '$1 != 200' "$MZ_WORK/seq.out" | wc -l)" -eq 0 ] || fail "a request failed"
+# the first request pays for the handshake's completion; 100 ms is far
+# from the 200 ms a held segment costs and far above a normal answer
+slow=$(awk 'NR > 1 && $2 > 100' "$MZ_WORK/seq.out")
+[ -z "$slow" ] || fail "answers held on the kept-alive connection: $slow"
+echo "ok: 8 answers on one connection, none held"
+
 say "a client that never reads its answers"
 mkdir -p "$MZ_WORK/stall"
 $PY "$WHD/stall.py" "$WH_PORT" "$CERTS/ca.crt" "$MZ_WORK/v1.json" 8 \
@@ -64,8 +83,10 @@ code=$(curl_wh /healthz)
 t1=$(date +%s%N)
 expect_code 200 "$code" "GET /healthz while another connection is stuck"
 ms=$(((t1 - t0) / 1000000))
-[ "$ms" -lt 3000 ] || fail "/healthz took $ms ms while another connection was stuck"
-echo "ok: answered in $ms ms (the bound on a stuck write is 1 s)"
+# one worker thread: it may wait for the stuck connection for at most
+# WH_TLS_FLUSH_MS (100 ms) per answer before closing it
+[ "$ms" -lt 600 ] || fail "/healthz took $ms ms while another connection was stuck"
+echo "ok: answered in $ms ms (the bound on a stuck write is 100 ms)"
 admit v1 injected
 wait "$spid" || fail "stall.py: $(cat "$MZ_WORK/stall.out")"
 grep -qx 'closed yes' "$MZ_WORK/stall.out" ||

@@ -93,18 +93,36 @@ mem_strdup(const char *s)
 /* ---- request arenas (see mem.h) ---------------------------------------
  *
  * A thread's arena is a list of blocks, newest first; each hands out
- * 16-byte aligned pieces from its start. Blocks double in size. At
- * mem_arena_end every block but the oldest (MEM_ARENA_FIRST bytes) is
- * freed and the oldest is rewound. A thread's blocks are freed when it
- * exits (a pthread key destructor). */
+ * 16-byte aligned pieces from its start. Blocks double in size. At the
+ * outermost mem_arena_end every block but the oldest (MEM_ARENA_FIRST
+ * bytes) is freed and the oldest is rewound. A thread's blocks are freed
+ * when it exits (a pthread key destructor).
+ *
+ * Under AddressSanitizer (gcc's __SANITIZE_ADDRESS__, clang's
+ * __has_feature) every piece gets a 16-byte header holding its size and a
+ * 16-byte red zone after it, both poisoned, and a free poisons the piece:
+ * overflows and uses after free inside a request are reported as they are
+ * with malloc, and the whole arena is poisoned when it is rewound. */
 
 #if defined(__SANITIZE_ADDRESS__)
+#define MZ_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define MZ_ASAN 1
+#endif
+#endif
+
+#ifdef MZ_ASAN
 #include <sanitizer/asan_interface.h>
 #define ARENA_POISON(p, n) ASAN_POISON_MEMORY_REGION((p), (n))
 #define ARENA_UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
+#define ARENA_HDR ((size_t)16) /* size header before each piece */
+#define ARENA_RED ((size_t)16) /* red zone after each piece */
 #else
 #define ARENA_POISON(p, n) ((void)(p), (void)(n))
 #define ARENA_UNPOISON(p, n) ((void)(p), (void)(n))
+#define ARENA_HDR ((size_t)0)
+#define ARENA_RED ((size_t)0)
 #endif
 
 struct ablock {
@@ -117,7 +135,7 @@ struct arena {
     struct ablock *head;
     size_t total; /* bytes of blocks */
     size_t used;  /* handed out since begin */
-    int on;
+    int depth;    /* mem_arena_begin nesting; on while > 0 */
 };
 
 static _Thread_local struct arena A;
@@ -154,18 +172,22 @@ in_arena(const void *p)
     return 0;
 }
 
+/* arena_alloc: n (at most MEM_ARENA_MAX) bytes from the arena, or NULL
+ * (the arena is full or a block could not be had: the caller uses
+ * malloc). */
 static void *
 arena_alloc(size_t n)
 {
     struct ablock *b = A.head;
+    size_t r = ARENA_HDR + ((n + 15) & ~(size_t)15) + ARENA_RED;
+    unsigned char *p;
 
-    n = (n + 15) & ~(size_t)15;
-    if (b == NULL || b->size - b->used < n) {
+    if (b == NULL || b->size - b->used < r) {
         size_t sz = b != NULL ? b->size * 2 : MEM_ARENA_FIRST;
-        while (sz < n)
+        while (sz < r)
             sz *= 2;
         if (A.total + sz > MEM_ARENA_MAX)
-            return NULL; /* the caller falls back to malloc */
+            return NULL;
         b = malloc(sizeof(*b) + sz);
         if (b == NULL)
             return NULL;
@@ -178,21 +200,25 @@ arena_alloc(size_t n)
         A.head = b;
         A.total += sz;
     }
-    void *p = b->data + b->used;
-    b->used += n;
-    A.used += n;
-    ARENA_UNPOISON(p, n);
-    return p;
+    p = b->data + b->used;
+    b->used += r;
+    A.used += r;
+#ifdef MZ_ASAN
+    /* the size goes in the (poisoned) header for mem_free */
+    ARENA_UNPOISON(p, sizeof(n));
+    memcpy(p, &n, sizeof(n));
+    ARENA_POISON(p, sizeof(n));
+#endif
+    ARENA_UNPOISON(p + ARENA_HDR, n);
+    return p + ARENA_HDR;
 }
 
 void
 mem_arena_begin(void)
 {
     pthread_once(&arena_once, arena_key_init);
-    if (A.on)
-        return;
-    A.on = 1;
-    A.used = 0;
+    if (A.depth++ == 0)
+        A.used = 0;
 }
 
 void
@@ -200,9 +226,8 @@ mem_arena_end(void)
 {
     struct ablock *b, *n;
 
-    if (!A.on)
+    if (A.depth == 0 || --A.depth > 0)
         return;
-    A.on = 0;
     /* keep the oldest block (the smallest), free the others */
     for (b = A.head; b != NULL && b->next != NULL; b = n) {
         n = b->next;
@@ -225,31 +250,43 @@ mem_arena_used(void)
 void
 mem_free(void *p)
 {
-    if (p != NULL && A.head != NULL && in_arena(p))
-        return; /* released with the arena */
+    if (p != NULL && A.head != NULL && in_arena(p)) {
+#ifdef MZ_ASAN
+        /* released with the arena; poisoned now so a later use shows */
+        size_t n;
+        unsigned char *h = (unsigned char *)p - ARENA_HDR;
+        ARENA_UNPOISON(h, sizeof(n));
+        memcpy(&n, h, sizeof(n));
+        ARENA_POISON(h, sizeof(n));
+        ARENA_POISON(p, n);
+#endif
+        return;
+    }
     free(p);
 }
 
 static void *
 jansson_alloc(size_t n)
 {
-    if (A.on) {
-        struct ablock *b = A.head;
+    if (A.depth > 0 && n <= MEM_ARENA_MAX) {
         void *p;
-        size_t r = (n + 15) & ~(size_t)15;
         if (atomic_load_explicit(&fail_countdown, memory_order_relaxed) != 0 &&
             should_fail())
             return NULL;
+#ifndef MZ_ASAN
         /* the common case inline: room in the current block */
+        struct ablock *b = A.head;
+        size_t r = (n + 15) & ~(size_t)15;
         if (b != NULL && r != 0 && b->size - b->used >= r) {
             p = b->data + b->used;
             b->used += r;
             A.used += r;
-            ARENA_UNPOISON(p, r);
             return p;
         }
+#endif
         if ((p = arena_alloc(n ? n : 1)) != NULL)
             return p;
+        return seen(malloc(n ? n : 1)); /* should_fail was asked above */
     }
     return mem_alloc(n);
 }

@@ -28,14 +28,17 @@ int mem_oom_seen(void);
 
 /* Request arenas. Between mem_arena_begin() and mem_arena_end() on one
  * thread, jansson's allocations on that thread come from a thread-local
- * bump arena and jansson's frees of them cost nothing; mem_arena_end()
- * releases all of it at once (and keeps the first block for the next
- * request). For request paths whose JSON all dies with the request: no
- * json_t allocated inside may be referenced after mem_arena_end(). Only
- * jansson's allocations use the arena; mem_alloc and friends do not, and
- * mem_free (the jansson free function too) tells arena memory apart by
- * address. Over MEM_ARENA_MAX bytes in one request, allocations fall back
- * to malloc. Calls do not nest (a begin while active is ignored). */
+ * bump arena and jansson's frees of them cost nothing; the outermost
+ * mem_arena_end() releases all of it at once (and keeps the first block
+ * for the next request). Calls nest: only the outermost pair counts. For
+ * request paths whose JSON all dies with the request: no json_t allocated
+ * inside may be referenced after mem_arena_end(), and no object made
+ * outside may grow inside (its new memory would come from the arena).
+ * Only jansson's allocations use the arena; mem_alloc and friends do not,
+ * and mem_free (the jansson free function too) tells arena memory apart
+ * by address. Past MEM_ARENA_MAX bytes in one request, allocations fall
+ * back to malloc. Under AddressSanitizer every piece has a poisoned header
+ * and red zone and is poisoned when freed. */
 #define MEM_ARENA_FIRST ((size_t)256 << 10)
 #define MEM_ARENA_MAX ((size_t)64 << 20)
 void mem_arena_begin(void);

@@ -129,14 +129,28 @@ mhd_log(void *cls, const char *fmt, va_list ap)
 
 /* ---- responses --------------------------------------------------------- */
 
+/* sock_conn: the connection's state (NULL when it could not be made) */
+static struct conn *
+sock_conn(struct MHD_Connection *c)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return ci != NULL ? ci->socket_context : NULL;
+}
+
+/* send_resp queues r, whose body is len bytes. */
 static enum MHD_Result
 send_resp(struct wh_server *s, struct MHD_Connection *c, unsigned code,
-          struct MHD_Response *r, const char *ctype, const char *allow)
+          struct MHD_Response *r, size_t len, const char *ctype,
+          const char *allow)
 {
     enum MHD_Result ret;
+    struct conn *cn;
 
     if (r == NULL)
         return MHD_NO; /* out of memory: MHD closes the connection */
+    if ((cn = sock_conn(c)) != NULL)
+        wh_tls_answered(&cn->tls, len);
     MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
     if (allow != NULL)
         MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, allow);
@@ -155,7 +169,8 @@ send_text(struct wh_server *s, struct MHD_Connection *c, unsigned code,
 {
     struct MHD_Response *r = MHD_create_response_from_buffer(
         strlen(text), (void *)text, MHD_RESPMEM_PERSISTENT);
-    return send_resp(s, c, code, r, "text/plain; charset=utf-8", allow);
+    return send_resp(s, c, code, r, strlen(text), "text/plain; charset=utf-8",
+                     allow);
 }
 
 /* send_msg answers with "<msg>\n" (copied). */
@@ -175,7 +190,7 @@ send_msg(struct wh_server *s, struct MHD_Connection *c, unsigned code,
     }
     return send_resp(
         s, c, code,
-        MHD_create_response_from_buffer_with_free_callback(n, p, mem_free),
+        MHD_create_response_from_buffer_with_free_callback(n, p, mem_free), n,
         "text/plain; charset=utf-8", NULL);
 }
 
@@ -188,7 +203,7 @@ send_persistent(struct wh_server *s, struct MHD_Connection *c, unsigned code,
     return send_resp(
         s, c, code,
         MHD_create_response_from_buffer(n, (void *)p, MHD_RESPMEM_PERSISTENT),
-        ctype, NULL);
+        n, ctype, NULL);
 }
 
 /* send_buf answers with the content of b (taken). */
@@ -203,7 +218,7 @@ send_buf(struct wh_server *s, struct MHD_Connection *c, unsigned code,
         return MHD_NO;
     return send_resp(
         s, c, code,
-        MHD_create_response_from_buffer_with_free_callback(n, p, mem_free),
+        MHD_create_response_from_buffer_with_free_callback(n, p, mem_free), n,
         ctype, NULL);
 }
 
@@ -423,12 +438,15 @@ static void
 completed(void *cls, struct MHD_Connection *c, void **con_cls,
           enum MHD_RequestTerminationCode toe)
 {
-    struct conn *cn = *con_cls;
+    struct conn *cn = *con_cls, *sc;
 
     (void)cls;
-    (void)c;
     (void)toe;
     *con_cls = NULL;
+    /* the answer's bytes leave now (wh_tls.h), before libmicrohttpd reads
+     * the next request or closes */
+    if ((sc = sock_conn(c)) != NULL)
+        wh_tls_completed(&sc->tls, c);
     if (cn == NULL || (void *)cn == (void *)&deferred || !cn->busy)
         return;
     request_done(cn);

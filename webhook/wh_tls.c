@@ -1,9 +1,11 @@
-/* wh_tls.c: one TLS record per small response (see wh_tls.h). */
+/* wh_tls.c: one TLS record per admission answer (see wh_tls.h). */
 #include "webhook/wh_tls.h"
 
 #include <errno.h>
 #include <gnutls/gnutls.h>
 #include <microhttpd.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <stdint.h>
 #include <sys/socket.h>
@@ -23,7 +25,7 @@ wh_tls_cork(struct wh_tls *t, struct MHD_Connection *c, size_t body_len)
     const union MHD_ConnectionInfo *si, *fi;
 
     t->session = NULL;
-    if (body_len > WH_TLS_CORK_MAX)
+    if (body_len < WH_TLS_SMALL || body_len > WH_TLS_CORK_MAX)
         return 0;
     si = MHD_get_connection_info(c, MHD_CONNECTION_INFO_GNUTLS_SESSION);
     fi = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
@@ -33,6 +35,13 @@ wh_tls_cork(struct wh_tls *t, struct MHD_Connection *c, size_t body_len)
     t->fd = fi->connect_fd;
     gnutls_record_cork(t->session);
     return 1;
+}
+
+void
+wh_tls_answered(struct wh_tls *t, size_t body_len)
+{
+    if (body_len < WH_TLS_SMALL)
+        t->small = 1;
 }
 
 int
@@ -66,4 +75,20 @@ wh_tls_flush(struct wh_tls *t)
      * socket on its next read and closes the connection */
     shutdown(t->fd, SHUT_RDWR);
     return -1;
+}
+
+void
+wh_tls_completed(struct wh_tls *t, struct MHD_Connection *c)
+{
+    const union MHD_ConnectionInfo *fi;
+    const int off = 0;
+
+    wh_tls_flush(t);
+    if (!t->small || t->tcp_clear)
+        return;
+    t->small = 0;
+    fi = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+    if (fi != NULL && setsockopt(fi->connect_fd, IPPROTO_TCP, TCP_CORK, &off,
+                                 sizeof(off)) == 0)
+        t->tcp_clear = 1;
 }

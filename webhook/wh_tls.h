@@ -1,21 +1,33 @@
-/* wh_tls.h: one TLS record per small response.
+/* wh_tls.h: one TLS record per admission answer, and the TCP state that
+ * libmicrohttpd leaves behind.
  *
  * libmicrohttpd 0.9.75 sends a TLS response's header and body with two
  * gnutls_record_send calls: two records, two sendmsg() and (it pushes
  * the header alone when header + body >= 1400 bytes) two packets that
  * each wake the client. wh_tls_cork corks the connection's GnuTLS session
- * before the response is queued, so both sends only fill GnuTLS's buffer;
- * wh_tls_flush, called from the request-completed notification (which
+ * before an answer is queued, so both sends only fill GnuTLS's buffer;
+ * wh_tls_completed, called from the request-completed notification (which
  * libmicrohttpd runs right after the last byte was handed to GnuTLS and
  * before it reads the next request or closes), writes it as one record.
  *
- * A flush that cannot finish at once (the peer is not reading: its
- * window and our send buffer are full) waits for the socket with poll()
- * for at most WH_TLS_FLUSH_MS, then shuts the connection down, which
- * libmicrohttpd then closes. Only responses of at most WH_TLS_CORK_MAX
- * bytes are corked (one record, and they fit an empty send buffer), so
- * the wait happens only for a peer that sends requests without reading
- * the answers. */
+ * TCP_CORK: for an answer under 1400 bytes libmicrohttpd sets TCP_CORK
+ * before the header and, on Linux with TLS, pushes the body with
+ * TCP_NODELAY and never clears TCP_CORK again (it believes the socket
+ * stays corked, and so never sets it again either). Bytes written to that
+ * socket later by anyone but libmicrohttpd itself (our uncork) would be
+ * held by the kernel for up to 200 ms. So small answers are never corked
+ * in GnuTLS, and after the first one on a connection wh_tls_completed
+ * clears TCP_CORK once, for good.
+ *
+ * A flush that cannot finish at once (the peer is not reading: its window
+ * and our send buffer are full) waits for the socket with poll() for at
+ * most WH_TLS_FLUSH_MS, then shuts the connection down, which
+ * libmicrohttpd then closes. That wait holds the worker thread (and so
+ * every connection on it) for at most WH_TLS_FLUSH_MS. Only answers of at
+ * most WH_TLS_CORK_MAX bytes are corked: they fit an empty send buffer,
+ * so only a peer that sends requests without reading the answers
+ * (pipelining into a full window) ever waits; the API server does not
+ * pipeline. */
 #ifndef MZ_WH_TLS_H
 #define MZ_WH_TLS_H
 
@@ -24,21 +36,32 @@
 struct MHD_Connection;
 
 #define WH_TLS_CORK_MAX ((size_t)12 << 10)
-#define WH_TLS_FLUSH_MS 1000
+#define WH_TLS_SMALL ((size_t)1400) /* libmicrohttpd's threshold */
+#define WH_TLS_FLUSH_MS 100
 
-/* The corked state of one connection (in the connection's state). */
+/* The state of one connection (in the connection's state). */
 struct wh_tls {
     void *session; /* gnutls_session_t while corked, else NULL */
     int fd;
+    int small;     /* an answer under WH_TLS_SMALL since the last completion */
+    int tcp_clear; /* TCP_CORK cleared after libmicrohttpd set it */
 };
 
-/* wh_tls_cork corks c's TLS session when a body of body_len bytes is
- * small enough; 1 if corked, 0 if not (too large, not TLS). */
+/* wh_tls_cork corks c's TLS session for an answer body of body_len bytes
+ * when WH_TLS_SMALL <= body_len <= WH_TLS_CORK_MAX; 1 if corked, else 0. */
 int wh_tls_cork(struct wh_tls *t, struct MHD_Connection *c, size_t body_len);
+
+/* wh_tls_answered records the size of any answer queued on the
+ * connection (corked or not). */
+void wh_tls_answered(struct wh_tls *t, size_t body_len);
 
 /* wh_tls_flush uncorks (no-op when not corked): 0 when everything was
  * written, -1 when the connection was shut down instead (peer gone, or
  * not reading for WH_TLS_FLUSH_MS). */
 int wh_tls_flush(struct wh_tls *t);
+
+/* wh_tls_completed: at every request completion on c: flushes, then
+ * clears TCP_CORK once if a small answer was sent. */
+void wh_tls_completed(struct wh_tls *t, struct MHD_Connection *c);
 
 #endif

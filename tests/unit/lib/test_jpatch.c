@@ -495,7 +495,16 @@ TEST(jpatch_diff_objects)
               "{\"op\":\"add\",\"path\":\"/y\",\"value\":2}]");
     CHECK_STR(diff_str("{\"x\":1,\"y\":2}", "{\"x\":1}"),
               "[{\"op\":\"remove\",\"path\":\"/y\"}]");
-    /* a non-ASCII key: its path goes through jansson's UTF-8 check */
+    /* a non-ASCII key: its path goes through jansson's UTF-8 check, which
+     * refuses a key that is not UTF-8 (only _nocheck calls can make one) */
+    {
+        json_t *from = json_object(), *to = json_object(), *p = NULL;
+        json_object_set_new_nocheck(to, "bad\xff", json_integer(1));
+        CHECK_INT(jpatch_diff(&p, from, to), RC_INVAL);
+        CHECK(p == NULL);
+        json_decref(from);
+        json_decref(to);
+    }
     CHECK_STR(diff_str("{}", "{\"caf\u00e9\":1}"),
               "[{\"op\":\"add\",\"path\":\"/caf\u00e9\",\"value\":1}]");
     /* keys that differ only in length ("a" vs "ab") */
