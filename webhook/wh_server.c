@@ -149,8 +149,9 @@ send_resp(struct wh_server *s, struct MHD_Connection *c, unsigned code,
 
     if (r == NULL)
         return MHD_NO; /* out of memory: MHD closes the connection */
+    /* one TLS record per answer: uncorked when the request completes */
     if ((cn = sock_conn(c)) != NULL)
-        wh_tls_answered(&cn->tls, len);
+        wh_tls_cork(&cn->tls, c, len);
     MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
     if (allow != NULL)
         MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, allow);
@@ -158,6 +159,8 @@ send_resp(struct wh_server *s, struct MHD_Connection *c, unsigned code,
         MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
     ret = MHD_queue_response(c, code, r);
     MHD_destroy_response(r);
+    if (ret != MHD_YES && cn != NULL)
+        wh_tls_flush(&cn->tls);
     wh_metrics_request(code);
     return ret;
 }
@@ -326,10 +329,7 @@ inject_finish(struct wh_server *s, struct MHD_Connection *c, struct conn *cn)
                wh_decision_name(oc.decision), "reason", oc.reason, "ms", ms,
                NULL);
     }
-    wh_tls_cork(&cn->tls, c, out->len);
     ret = send_persistent(s, c, 200, out->ptr, out->len, "application/json");
-    if (ret != MHD_YES)
-        wh_tls_flush(&cn->tls);
 out:
     wh_outcome_cleanup(&oc);
     wh_review_cleanup(&rv);

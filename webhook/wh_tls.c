@@ -24,8 +24,9 @@ wh_tls_cork(struct wh_tls *t, struct MHD_Connection *c, size_t body_len)
 {
     const union MHD_ConnectionInfo *si, *fi;
 
-    t->session = NULL;
-    if (body_len < WH_TLS_SMALL || body_len > WH_TLS_CORK_MAX)
+    if (body_len < WH_TLS_SMALL)
+        t->small = 1; /* libmicrohttpd sets TCP_CORK for this one */
+    if (t->session != NULL || body_len > WH_TLS_CORK_MAX)
         return 0;
     si = MHD_get_connection_info(c, MHD_CONNECTION_INFO_GNUTLS_SESSION);
     fi = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
@@ -35,13 +36,6 @@ wh_tls_cork(struct wh_tls *t, struct MHD_Connection *c, size_t body_len)
     t->fd = fi->connect_fd;
     gnutls_record_cork(t->session);
     return 1;
-}
-
-void
-wh_tls_answered(struct wh_tls *t, size_t body_len)
-{
-    if (body_len < WH_TLS_SMALL)
-        t->small = 1;
 }
 
 int
@@ -83,12 +77,14 @@ wh_tls_completed(struct wh_tls *t, struct MHD_Connection *c)
     const union MHD_ConnectionInfo *fi;
     const int off = 0;
 
-    wh_tls_flush(t);
-    if (!t->small || t->tcp_clear)
-        return;
+    /* TCP_CORK first (libmicrohttpd set it for a small answer and never
+     * clears it): the record written next must leave at once */
+    if (t->small && !t->tcp_clear) {
+        fi = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+        if (fi != NULL && setsockopt(fi->connect_fd, IPPROTO_TCP, TCP_CORK,
+                                     &off, sizeof(off)) == 0)
+            t->tcp_clear = 1;
+    }
     t->small = 0;
-    fi = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
-    if (fi != NULL && setsockopt(fi->connect_fd, IPPROTO_TCP, TCP_CORK, &off,
-                                 sizeof(off)) == 0)
-        t->tcp_clear = 1;
+    wh_tls_flush(t);
 }

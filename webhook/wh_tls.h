@@ -13,11 +13,10 @@
  * TCP_CORK: for an answer under 1400 bytes libmicrohttpd sets TCP_CORK
  * before the header and, on Linux with TLS, pushes the body with
  * TCP_NODELAY and never clears TCP_CORK again (it believes the socket
- * stays corked, and so never sets it again either). Bytes written to that
- * socket later by anyone but libmicrohttpd itself (our uncork) would be
- * held by the kernel for up to 200 ms. So small answers are never corked
- * in GnuTLS, and after the first one on a connection wh_tls_completed
- * clears TCP_CORK once, for good.
+ * stays corked, and so never sets it again either). Our record, written
+ * after that push, would be held by the kernel for up to 200 ms. So after
+ * the first small answer on a connection wh_tls_completed clears TCP_CORK
+ * once, for good, before it writes the record.
  *
  * A flush that cannot finish at once (the peer is not reading: its window
  * and our send buffer are full) waits for the socket with poll() for at
@@ -48,12 +47,9 @@ struct wh_tls {
 };
 
 /* wh_tls_cork corks c's TLS session for an answer body of body_len bytes
- * when WH_TLS_SMALL <= body_len <= WH_TLS_CORK_MAX; 1 if corked, else 0. */
+ * when body_len <= WH_TLS_CORK_MAX (1 if corked, else 0), and notes a
+ * small answer. Call it for every answer queued on the connection. */
 int wh_tls_cork(struct wh_tls *t, struct MHD_Connection *c, size_t body_len);
-
-/* wh_tls_answered records the size of any answer queued on the
- * connection (corked or not). */
-void wh_tls_answered(struct wh_tls *t, size_t body_len);
 
 /* wh_tls_flush uncorks (no-op when not corked): 0 when everything was
  * written, -1 when the connection was shut down instead (peer gone, or
