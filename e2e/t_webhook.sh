@@ -155,6 +155,10 @@ done
 v=$(metric 'mizzen_webhook_admissions_total{decision="injected"}')
 [ "$v" -ge 8 ] || fail "injected count $v, want >= 8"
 [ -n "$(metric mizzen_webhook_log_dropped_total)" ] || fail "no log_dropped metric"
+# every JSON value of every admission above was freed before its request
+# arena ended (lib/mem.h)
+[ "$(metric mizzen_webhook_arena_leaks_total)" = 0 ] ||
+    fail "request arena leaks: $(metric mizzen_webhook_arena_leaks_total)"
 curl -sS --cacert "$CERTS/ca.crt" "https://127.0.0.1:$WH_PORT/metrics" | grep -q '^# TYPE mizzen_webhook_request_duration_seconds histogram' ||
     fail "no histogram TYPE line"
 

@@ -5,6 +5,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -135,8 +136,11 @@ struct arena {
     struct ablock *head;
     size_t total; /* bytes of blocks */
     size_t used;  /* handed out since begin */
+    long live;    /* pieces handed out and not freed since begin */
     int depth;    /* mem_arena_begin nesting; on while > 0 */
 };
+
+static atomic_long arena_leaks; /* pieces never freed, all threads */
 
 static _Thread_local struct arena A;
 static pthread_key_t arena_key;
@@ -203,6 +207,7 @@ arena_alloc(size_t n)
     p = b->data + b->used;
     b->used += r;
     A.used += r;
+    A.live++;
 #ifdef MZ_ASAN
     /* the size goes in the (poisoned) header for mem_free */
     ARENA_UNPOISON(p, sizeof(n));
@@ -217,8 +222,10 @@ void
 mem_arena_begin(void)
 {
     pthread_once(&arena_once, arena_key_init);
-    if (A.depth++ == 0)
+    if (A.depth++ == 0) {
         A.used = 0;
+        A.live = 0;
+    }
 }
 
 void
@@ -228,6 +235,17 @@ mem_arena_end(void)
 
     if (A.depth == 0 || --A.depth > 0)
         return;
+    /* what LeakSanitizer would have reported with malloc */
+    if (A.live != 0) {
+        atomic_fetch_add(&arena_leaks, A.live);
+#ifdef MZ_ASAN
+        fprintf(stderr,
+                "mem: %ld jansson allocation(s) of a request arena "
+                "were never freed\n",
+                A.live);
+        abort();
+#endif
+    }
     /* keep the oldest block (the smallest), free the others */
     for (b = A.head; b != NULL && b->next != NULL; b = n) {
         n = b->next;
@@ -247,10 +265,17 @@ mem_arena_used(void)
     return A.used;
 }
 
+long
+mem_arena_leaks(void)
+{
+    return atomic_load(&arena_leaks);
+}
+
 void
 mem_free(void *p)
 {
     if (p != NULL && A.head != NULL && in_arena(p)) {
+        A.live--;
 #ifdef MZ_ASAN
         /* released with the arena; poisoned now so a later use shows */
         size_t n;
@@ -281,6 +306,7 @@ jansson_alloc(size_t n)
             p = b->data + b->used;
             b->used += r;
             A.used += r;
+            A.live++;
             return p;
         }
 #endif

@@ -45,6 +45,11 @@ void mem_arena_begin(void);
 void mem_arena_end(void);
 /* mem_arena_used: bytes handed out since mem_arena_begin (tests, bench). */
 size_t mem_arena_used(void);
+/* mem_arena_leaks: jansson allocations that were never freed before their
+ * arena ended (what LeakSanitizer would report with malloc), all threads
+ * since start. Under AddressSanitizer such a leak aborts at
+ * mem_arena_end with a message instead. */
+long mem_arena_leaks(void);
 
 /* Fault injection (tests only). Thread-safe counters. */
 void mem_fail_set(long nth);

@@ -6,6 +6,7 @@
 #include "webhook/wh_metrics.h"
 #include "lib/buf.h"
 #include "lib/log.h"
+#include "lib/mem.h"
 #include "lib/rc.h"
 
 #include <stdatomic.h>
@@ -201,8 +202,12 @@ wh_metrics_render(struct buf *out)
                    "# HELP mizzen_webhook_log_dropped_total Log lines dropped "
                    "because the log queue was full.\n"
                    "# TYPE mizzen_webhook_log_dropped_total counter\n"
-                   "mizzen_webhook_log_dropped_total %llu\n",
-                   (unsigned long long)log_dropped());
+                   "mizzen_webhook_log_dropped_total %llu\n"
+                   "# HELP mizzen_webhook_arena_leaks_total JSON allocations "
+                   "of a request never freed (a bug; 0 expected).\n"
+                   "# TYPE mizzen_webhook_arena_leaks_total counter\n"
+                   "mizzen_webhook_arena_leaks_total %ld\n",
+                   (unsigned long long)log_dropped(), mem_arena_leaks());
     /* istiod's names (pilot/pkg/..., sidecar injection metrics) */
     rc |= buf_addf(
         out,

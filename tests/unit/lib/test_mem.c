@@ -8,6 +8,7 @@
 #include <jansson.h>
 #include <pthread.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -185,3 +186,37 @@ TEST(mem_arena_asan_reports_overflow_and_use_after_free)
     CHECK(in_child(3) == 0); /* no bad access: runs through */
 }
 #endif
+
+/* a json_t never freed before its arena ends is counted (and under ASan
+ * stops the process, as LeakSanitizer would have reported it) */
+TEST(mem_arena_counts_leaks)
+{
+    pid_t pid = fork();
+    int st = 0;
+
+    if (pid == 0) {
+        int fd = open("/dev/null", O_WRONLY);
+        long before = mem_arena_leaks();
+        dup2(fd, 2);
+        mem_arena_begin();
+        json_t *kept = json_pack("{s:i}", "a", 1); /* 3 pieces, never freed */
+        json_t *freed = json_string("b");
+        json_decref(freed);
+        (void)kept;
+        mem_arena_end();
+        _exit(mem_arena_leaks() - before >= 1 ? 3 : 4);
+    }
+    REQUIRE(pid > 0 && waitpid(pid, &st, 0) == pid);
+#ifdef TEST_ASAN
+    CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT);
+#else
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 3);
+#endif
+    /* a request that frees everything counts nothing */
+    long before = mem_arena_leaks();
+    mem_arena_begin();
+    json_t *o = json_pack("{s:[i,s]}", "x", 1, "y");
+    json_decref(o);
+    mem_arena_end();
+    CHECK(mem_arena_leaks() == before);
+}
