@@ -355,7 +355,7 @@ inj_pod_inject(const struct inj_config *cfg, const struct inj_input *in,
     if (rc != 0)
         return rc;
     rc = run(&ctx);
-    if (rc == 0) {
+    if (rc == 0 && !in->no_patch) {
         rc = jpatch_diff(&patch, in->pod, ctx.pod);
         if (rc != 0)
             errmsg_prefix(rc, "building the patch");

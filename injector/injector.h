@@ -73,6 +73,9 @@ struct inj_input {
      * ISTIO_META_CLUSTER_ID and ISTIO_META_NETWORK); an object name->string
      * or NULL. Borrowed. */
     const json_t *env_overrides;
+    /* 1: leave res->patch NULL; the caller diffs pod against res->pod
+     * itself (the webhook streams it with jpatch_diff_each) */
+    int no_patch;
 };
 
 struct inj_result {
@@ -80,7 +83,7 @@ struct inj_result {
     char reason[256]; /* why injected or skipped, for logs and tests */
     json_t *pod;      /* owned: the mutated pod (NULL when skipped) */
     json_t *patch;    /* owned: RFC 6902 ops original -> pod (NULL when
-                         skipped) */
+                         skipped, or when in->no_patch) */
 };
 /* Sharing: res->pod holds references to the unchanged subtrees of
  * in->pod (copy on write: the injector never edits in->pod) and to

@@ -123,7 +123,9 @@ jpatch_op(json_t *patch, const char *op, const char *path, json_t *value)
 /* ---- diff ---------------------------------------------------------------- */
 
 struct dctx {
-    json_t *patch;   /* borrowed: the array being built */
+    json_t *patch;   /* borrowed: the array being built (or NULL) */
+    jpatch_op_fn fn; /* else: each operation goes here */
+    void *arg;
     struct buf path; /* the pointer of the value being compared */
 };
 
@@ -173,8 +175,11 @@ emit(struct dctx *c, const char *op, const json_t *copy_of)
 {
     /* The patch shares the value with `to` (a new reference, no copy):
      * copying dominated the cost of injection (see jpatch.h). */
-    json_t *v = copy_of ? json_incref((json_t *)copy_of) : NULL; /* owned */
+    json_t *v; /* owned */
 
+    if (c->fn != NULL)
+        return c->fn(c->arg, op, cur_path(c), c->path.len, copy_of);
+    v = copy_of ? json_incref((json_t *)copy_of) : NULL;
     return op_new(c->patch, op, cur_path(c), c->path.len, v);
 }
 
@@ -556,6 +561,8 @@ jpatch_diff(json_t **out, const json_t *from, const json_t *to)
     assert(from != NULL && to != NULL);
     *out = NULL;
     c.patch = json_array();
+    c.fn = NULL;
+    c.arg = NULL;
     if (c.patch == NULL)
         return errmsg_set(RC_NOMEM, "jpatch: out of memory");
     buf_init(&c.path, 0);
@@ -567,4 +574,21 @@ jpatch_diff(json_t **out, const json_t *from, const json_t *to)
     }
     *out = c.patch;
     return 0;
+}
+
+int
+jpatch_diff_each(const json_t *from, const json_t *to, jpatch_op_fn fn,
+                 void *arg)
+{
+    struct dctx c;
+    int rc;
+
+    assert(from != NULL && to != NULL && fn != NULL);
+    c.patch = NULL;
+    c.fn = fn;
+    c.arg = arg;
+    buf_init(&c.path, 0);
+    rc = diff_value(&c, from, to, 0);
+    buf_cleanup(&c.path);
+    return rc;
 }

@@ -40,6 +40,18 @@ int jpatch_op(json_t *patch, const char *op, const char *path, json_t *value);
  * (depth over 128). */
 int jpatch_diff(json_t **out, const json_t *from, const json_t *to);
 
+/* jpatch_diff_each: the operations jpatch_diff would build, in the same
+ * order, handed to fn one at a time instead of built into an array: op
+ * ("add", "remove", "replace"), path (RFC 6901, NUL-terminated, path_len
+ * bytes) and value (borrowed from `to`, NULL for "remove"); path is valid
+ * only during the call. For a caller that writes the patch out at once
+ * (the webhook). Returns 0, fn's first non-zero result (which stops the
+ * walk), RC_NOMEM or RC_LIMIT. */
+typedef int (*jpatch_op_fn)(void *arg, const char *op, const char *path,
+                            size_t path_len, const json_t *value);
+int jpatch_diff_each(const json_t *from, const json_t *to, jpatch_op_fn fn,
+                     void *arg);
+
 /* jpatch_apply applies patch to a deep copy of doc and returns it in *out.
  * Supports add, remove, replace, move, copy, test. A failing operation
  * gives RC_INVAL (or RC_CONFLICT for a failed "test") naming the operation

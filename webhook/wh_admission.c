@@ -165,6 +165,7 @@ wh_admit(struct wh_outcome *out, const struct inj_config *cfg,
     in.pod = rv->object;
     in.ns = rv->ns;
     in.env_overrides = env;
+    in.no_patch = 1; /* streamed by wh_response_encode */
     memset(&res, 0, sizeof(res));
     errmsg_clear();
     rc = inj_pod_inject(cfg, &in, &res);
@@ -184,8 +185,9 @@ wh_admit(struct wh_outcome *out, const struct inj_config *cfg,
     snprintf(out->reason, sizeof(out->reason), "%s", res.reason);
     if (res.injected) {
         out->decision = WH_INJECTED;
-        out->patch = res.patch; /* moved */
-        res.patch = NULL;
+        out->from = rv->object;
+        out->to = res.pod; /* moved */
+        res.pod = NULL;
     } else {
         out->decision = WH_SKIPPED;
     }
@@ -196,7 +198,7 @@ wh_admit(struct wh_outcome *out, const struct inj_config *cfg,
 void
 wh_outcome_cleanup(struct wh_outcome *out)
 {
-    json_decref(out->patch);
+    json_decref(out->to);
     mem_free(out->message);
     memset(out, 0, sizeof(*out));
 }
@@ -225,13 +227,23 @@ wh_response_encode(struct buf *out, const struct wh_review *rv,
             (rc = buf_addstr(out, ",\"reason\":\"BadRequest\","
                                   "\"code\":400}}}")) != 0)
             goto fail;
-    } else if (oc->decision == WH_INJECTED && oc->patch != NULL &&
-               json_array_size(oc->patch) > 0) {
-        /* the patch text goes straight into base64: never built whole */
+    } else if (oc->decision == WH_INJECTED && oc->to != NULL) {
+        /* the patch is diffed straight into base64: neither its operation
+         * objects nor its text are ever built whole */
+        size_t mark = out->len, nops = 0;
         if ((rc = buf_addstr(out, ",\"allowed\":true,\"patchType\":"
                                   "\"JSONPatch\",\"patch\":\"")) != 0 ||
-            (rc = wh_json_write_base64(out, oc->patch, oc->frags)) != 0 ||
-            (rc = buf_addstr(out, "\"}}")) != 0)
+            (rc = wh_json_write_patch_base64(out, oc->from, oc->to, oc->frags,
+                                             &nops)) != 0)
+            goto fail;
+        if (nops == 0) { /* nothing changed: no patch fields */
+            out->len = mark;
+            out->ptr[mark] = '\0';
+            rc = buf_addstr(out, ",\"allowed\":true}}");
+        } else {
+            rc = buf_addstr(out, "\"}}");
+        }
+        if (rc != 0)
             goto fail;
     } else {
         if ((rc = buf_addstr(out, ",\"allowed\":true}}")) != 0)

@@ -49,7 +49,10 @@ struct wh_outcome {
     enum wh_decision decision; /* INJECTED, SKIPPED, REFUSED or IGNORED */
     char reason[256];          /* why, for the log line */
     char *message;             /* owned: the refusal (status.message) */
-    json_t *patch;             /* owned: RFC 6902 ops when INJECTED */
+    /* INJECTED: the patch is the diff from -> to, written straight into
+     * the answer by wh_response_encode (jpatch_diff_each) */
+    const json_t *from; /* borrowed: the review's pod (valid with it) */
+    json_t *to;         /* owned: the injected pod */
     /* borrowed: cfg's pre-written template nodes (wh_frag.h), valid while
      * the caller holds cfg; NULL when none */
     const struct wh_frags *frags;

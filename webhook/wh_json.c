@@ -17,6 +17,7 @@
 #include "webhook/wh_frag.h"
 #include "lib/buf.h"
 #include "lib/errmsg.h"
+#include "lib/jpatch.h"
 #include "lib/mem.h"
 #include "lib/rc.h"
 
@@ -824,6 +825,63 @@ write_to(struct buf *out, const json_t *v, int b64,
         out->ptr[old] = '\0';
     }
     return w.rc;
+}
+
+struct patch_writer {
+    struct jw *w;
+    size_t n; /* operations written */
+};
+
+/* put_op writes one operation as jpatch builds it: {"op","path","value"} */
+static int
+put_op(void *arg, const char *op, const char *path, size_t path_len,
+       const json_t *value)
+{
+    struct patch_writer *pw = arg;
+    struct jw *w = pw->w;
+
+    if (pw->n++ > 0)
+        putc_(w, ',');
+    put(w, "{\"op\":\"", 7);
+    put(w, op, strlen(op));
+    put(w, "\",\"path\":", 9);
+    put_str(w, path, path_len);
+    if (value != NULL) {
+        put(w, ",\"value\":", 9);
+        write_value(w, value, 2); /* array, operation, value */
+    }
+    putc_(w, '}');
+    return w->rc;
+}
+
+int
+wh_json_write_patch_base64(struct buf *out, const json_t *from,
+                           const json_t *to, const struct wh_frags *frags,
+                           size_t *nops)
+{
+    struct jw w;
+    struct patch_writer pw = {&w, 0};
+    size_t old = out->len;
+    int rc;
+
+    w.out = out;
+    w.frags = frags;
+    w.b64 = 1;
+    w.rc = 0;
+    w.len = 0;
+    putc_(&w, '[');
+    rc = jpatch_diff_each(from, to, put_op, &pw);
+    if (rc == 0) {
+        putc_(&w, ']');
+        flush(&w, 1);
+        rc = w.rc;
+    }
+    *nops = pw.n;
+    if (rc != 0 && out->ptr != NULL) {
+        out->len = old;
+        out->ptr[old] = '\0';
+    }
+    return rc;
 }
 
 int

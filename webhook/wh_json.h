@@ -38,6 +38,16 @@ int wh_json_write(struct buf *out, const json_t *v);
 int wh_json_write_base64(struct buf *out, const json_t *v,
                          const struct wh_frags *frags);
 
+/* wh_json_write_patch_base64 appends the base64 of the RFC 6902 patch from
+ * -> to as jpatch_diff would build it and wh_json_write would write it
+ * (same operations, order and text), diffing straight into the encoder
+ * (jpatch_diff_each). *nops gets the number of operations (0: the text
+ * "[]" was written). 0, RC_NOMEM, RC_LIMIT; on failure out keeps its
+ * length. */
+int wh_json_write_patch_base64(struct buf *out, const json_t *from,
+                               const json_t *to, const struct wh_frags *frags,
+                               size_t *nops);
+
 /* wh_json_escape appends s as a JSON string literal (with quotes). */
 int wh_json_escape(struct buf *out, const char *s);
 

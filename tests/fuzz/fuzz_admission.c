@@ -11,6 +11,7 @@
  * key order). */
 #include "injector/injector.h"
 #include "lib/buf.h"
+#include "lib/jpatch.h"
 #include "lib/jutil.h"
 #include "lib/mem.h"
 #include "lib/rc.h"
@@ -50,13 +51,16 @@ b64v(char c)
     return p ? (int)(p - t) : -1;
 }
 
-/* check_patch: s is base64 of a JSON array equal to the patch */
+/* check_patch: s is the base64 of the patch jpatch_diff builds from the
+ * outcome's pods (the answer streams it with jpatch_diff_each), written
+ * exactly as wh_json_write writes that array, and applying it to the
+ * review's pod gives the injected pod */
 static void
-check_patch(const char *s, const json_t *patch)
+check_patch(const char *s, const struct wh_outcome *oc)
 {
     size_t n = strlen(s);
-    struct buf b;
-    json_t *v = NULL; /* owned */
+    struct buf b, text;
+    json_t *v = NULL, *patch = NULL, *applied = NULL; /* owned */
 
     assert(n % 4 == 0);
     buf_init(&b, 0);
@@ -74,8 +78,17 @@ check_patch(const char *s, const json_t *patch)
     }
     assert(jutil_parse(&v, b.ptr, b.len, NULL) == 0);
     assert(json_is_array(v));
+    assert(jpatch_diff(&patch, oc->from, oc->to) == 0);
     assert(json_equal(v, patch));
+    buf_init(&text, 0);
+    assert(wh_json_write(&text, patch) == 0);
+    assert(text.len == b.len && memcmp(text.ptr, b.ptr, b.len) == 0);
+    assert(jpatch_apply(&applied, oc->from, v) == 0);
+    assert(json_equal(applied, oc->to));
+    json_decref(applied);
+    json_decref(patch);
     json_decref(v);
+    buf_cleanup(&text);
     buf_cleanup(&b);
 }
 
@@ -144,7 +157,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             assert(strcmp(jutil_path_str(resp, "response.uid"), rv.uid) == 0);
             assert(json_is_boolean(jutil_path(resp, "response.allowed")));
             if (jutil_path_str(resp, "response.patch") != NULL)
-                check_patch(jutil_path_str(resp, "response.patch"), oc.patch);
+                check_patch(jutil_path_str(resp, "response.patch"), &oc);
             json_decref(resp);
         }
         wh_outcome_cleanup(&oc);

@@ -1058,3 +1058,55 @@ TEST(jpatch_nomem_is_clean)
     json_decref(b);
     json_decref(a);
 }
+
+static int
+collect(void *arg, const char *op, const char *path, size_t path_len,
+        const json_t *value)
+{
+    CHECK(strlen(path) == path_len);
+    return jpatch_op(arg, op, path,
+                     value ? json_incref((json_t *)value) : NULL);
+}
+
+static int
+stop_at_second(void *arg, const char *op, const char *path, size_t path_len,
+               const json_t *value)
+{
+    (void)op, (void)path, (void)path_len, (void)value;
+    return ++*(int *)arg == 2 ? 77 : 0;
+}
+
+/* jpatch_diff_each hands over exactly jpatch_diff's operations, in order */
+TEST(jpatch_diff_each_matches_diff)
+{
+    const char *pairs[][2] = {
+        {"{\"a\":1,\"b\":2,\"c\":3}", "{\"a\":1,\"c\":4,\"d\":5}"},
+        {"{\"x\":1,\"y\":2}", "{\"x\":1,\"y\":3,\"z\":4}"},
+        {"{\"c\":[{\"name\":\"a\",\"v\":1}]}",
+         "{\"c\":[{\"name\":\"p\"},{\"name\":\"a\",\"v\":2}]}"},
+        {"[1,2,3]", "[1,4,3,5]"},
+        {"{\"m\":{\"a~b/c\":1}}", "{\"m\":{}}"},
+        {"{}", "{}"},
+    };
+    for (size_t i = 0; i < sizeof(pairs) / sizeof(pairs[0]); i++) {
+        json_t *from = json_loads(pairs[i][0], 0, NULL);
+        json_t *to = json_loads(pairs[i][1], 0, NULL);
+        json_t *want = NULL, *got = json_array();
+        REQUIRE(from && to && got);
+        CHECK_INT(jpatch_diff(&want, from, to), 0);
+        CHECK_INT(jpatch_diff_each(from, to, collect, got), 0);
+        CHECK(json_equal(want, got));
+        json_decref(want);
+        json_decref(got);
+        json_decref(from);
+        json_decref(to);
+    }
+    /* a non-zero answer stops the walk and is returned */
+    json_t *from = json_loads("{}", 0, NULL);
+    json_t *to = json_loads("{\"a\":1,\"b\":2,\"c\":3}", 0, NULL);
+    int calls = 0;
+    CHECK_INT(jpatch_diff_each(from, to, stop_at_second, &calls), 77);
+    CHECK_INT(calls, 2);
+    json_decref(from);
+    json_decref(to);
+}

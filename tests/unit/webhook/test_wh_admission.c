@@ -6,6 +6,7 @@
 #include "lib/b64.h"
 #include "lib/buf.h"
 #include "lib/errmsg.h"
+#include "lib/jpatch.h"
 #include "lib/jutil.h"
 #include "lib/mem.h"
 #include "lib/rc.h"
@@ -93,7 +94,8 @@ encode_text(const struct inj_config *cfg, const char *text, json_t **patch)
         if (wh_response_encode(&out, &rv, &oc) != 0)
             buf_cleanup(&out);
         if (patch != NULL)
-            *patch = json_incref(oc.patch);
+            if (oc.to == NULL || jpatch_diff(patch, oc.from, oc.to) != 0)
+                *patch = NULL; /* the patch the answer streamed */
         wh_outcome_cleanup(&oc);
     }
     wh_review_cleanup(&rv);
