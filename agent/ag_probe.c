@@ -7,6 +7,7 @@
  * grpc-status trailer. The two messages are small enough to encode by
  * hand. */
 #include "agent/ag_probe.h"
+#include "lib/clock.h"
 #include "agent/ag_http.h"
 #include "lib/buf.h"
 #include "lib/errmsg.h"
@@ -124,15 +125,6 @@ ag_grpc_health_status(const unsigned char *p, size_t n)
     return status;
 }
 
-static long
-now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* tcp_check: 0 when a TCP connection to host:port opens within
  * timeout_ms. */
 static int
@@ -142,7 +134,7 @@ tcp_check(const char *host, int port, const char *source, long timeout_ms,
     struct sockaddr_storage ss;
     socklen_t sl;
     int fd = -1, rc = -1, err = 0;
-    long deadline = now_ms() + timeout_ms;
+    long deadline = clock_mono_ms() + timeout_ms;
 
     memset(&ss, 0, sizeof ss);
     if (inet_pton(AF_INET, host, &((struct sockaddr_in *)&ss)->sin_addr) == 1) {
@@ -181,7 +173,7 @@ tcp_check(const char *host, int port, const char *source, long timeout_ms,
     }
     for (;;) {
         struct pollfd pfd = {fd, POLLOUT, 0};
-        long left = deadline - now_ms();
+        long left = deadline - clock_mono_ms();
         int pr;
         socklen_t el = sizeof err;
 

@@ -10,6 +10,7 @@
  * orphans reparented to the agent (PID 1, or a subreaper) never linger and
  * Envoy's status is never lost. */
 #include "agent/ag_run.h"
+#include "lib/clock.h"
 #include "agent/ag_bootstrap.h"
 #include "agent/ag_certwatch.h"
 #include "agent/ag_envoy.h"
@@ -61,15 +62,6 @@ struct run {
     int waiting_certs;    /* Envoy not started yet: no certificates */
     uint64_t drain_until; /* PH_DRAIN ends */
 };
-
-static uint64_t
-now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 static void
 blocked_set(sigset_t *s)
@@ -233,7 +225,8 @@ reap(struct run *r)
 
         if (pid <= 0)
             break;
-        if (ag_envoy_reaped(&r->envoy, pid, ws, now_ms()) == AG_EXIT_UNKNOWN) {
+        if (ag_envoy_reaped(&r->envoy, pid, ws, clock_mono_ms()) ==
+            AG_EXIT_UNKNOWN) {
             char pid_s[16];
 
             snprintf(pid_s, sizeof pid_s, "%d", (int)pid);
@@ -246,7 +239,7 @@ static void
 start_stop(struct run *r, int immediate)
 {
     r->phase = PH_STOP;
-    ag_envoy_stop(&r->envoy, now_ms(), immediate);
+    ag_envoy_stop(&r->envoy, clock_mono_ms(), immediate);
 }
 
 static void
@@ -269,7 +262,7 @@ start_drain(struct run *r)
                NULL);
     r->drained = 1;
     r->phase = PH_DRAIN;
-    r->drain_until = now_ms() + (uint64_t)r->o->drain_ms;
+    r->drain_until = clock_mono_ms() + (uint64_t)r->o->drain_ms;
     snprintf(d_s, sizeof d_s, "%ld", r->o->drain_ms);
     log_kv(LOG_INFO, "agent", "draining inbound listeners", "duration_ms", d_s,
            NULL);
@@ -346,7 +339,7 @@ loop(struct run *r)
     for (;;) {
         struct pollfd pf[3] = {
             {r->sfd, POLLIN, 0}, {r->efd, POLLIN, 0}, {r->cw.fd, POLLIN, 0}};
-        uint64_t now = now_ms();
+        uint64_t now = clock_mono_ms();
         int n = poll(pf, r->cw.fd >= 0 ? 3 : 2, poll_timeout(r, now));
 
         if (n < 0 && errno != EINTR) {
@@ -354,7 +347,7 @@ loop(struct run *r)
                    NULL);
             start_stop(r, 1);
         }
-        now = now_ms();
+        now = clock_mono_ms();
         if (n > 0 && (pf[0].revents & POLLIN))
             on_signal(r);
         if (n > 0 && (pf[1].revents & POLLIN)) {
@@ -447,7 +440,8 @@ ag_run_proxy(const struct ag_opts *o, char **envp)
         log_kv(LOG_ERROR, "agent", "cannot start", "err", errmsg_get(), NULL);
         goto out;
     }
-    rc = ag_certwatch_init(&r->cw, o->certs_dir, o->cert_debounce_ms, now_ms());
+    rc = ag_certwatch_init(&r->cw, o->certs_dir, o->cert_debounce_ms,
+                           clock_mono_ms());
     if (rc != 0) {
         log_kv(LOG_WARN, "agent", "certificate watch unavailable", "err",
                errmsg_get(), NULL);
@@ -468,7 +462,7 @@ ag_run_proxy(const struct ag_opts *o, char **envp)
                "waiting for cert-chain.pem, key.pem and root-cert.pem", "dir",
                o->certs_dir, NULL);
     } else {
-        (void)ag_envoy_start(&r->envoy, 0, now_ms());
+        (void)ag_envoy_start(&r->envoy, 0, clock_mono_ms());
     }
     code = loop(r);
     {
@@ -498,7 +492,7 @@ out:
 int
 ag_run_wait(const struct ag_opts *o)
 {
-    uint64_t deadline = now_ms() + (uint64_t)o->wait_timeout_s * 1000;
+    uint64_t deadline = clock_mono_ms() + (uint64_t)o->wait_timeout_s * 1000;
     char t_s[24];
 
     snprintf(t_s, sizeof t_s, "%ld", o->wait_timeout_s);
@@ -519,7 +513,7 @@ ag_run_wait(const struct ag_opts *o)
             log_kv(LOG_INFO, "agent", "proxy is ready", NULL);
             return 0;
         }
-        if (now_ms() + (uint64_t)o->wait_period_ms > deadline) {
+        if (clock_mono_ms() + (uint64_t)o->wait_period_ms > deadline) {
             log_kv(LOG_ERROR, "agent", "timed out waiting for the proxy", "url",
                    o->wait_url, NULL);
             return 1;

@@ -4,6 +4,7 @@
  * Invariant: nothing is changed before every restore payload of the call
  * has passed "<restore> --noflush --test". */
 #include "agent/iptapply.h"
+#include "lib/clock.h"
 #include "lib/errmsg.h"
 #include "lib/log.h"
 #include "lib/mem.h"
@@ -56,14 +57,6 @@ iptapply_find(const char *name, char *out, size_t outlen)
     }
     out[0] = '\0';
     return errmsg_set(RC_NOTFOUND, "%s not found in PATH or sbin", name);
-}
-
-static long
-now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static void
@@ -141,10 +134,10 @@ iptapply_run(char *const argv[], const char *in, size_t inlen, struct buf *out,
         close(pin[1]);
         pin[1] = -1;
     }
-    deadline = now_ms() + IPTAPPLY_TIMEOUT_MS;
+    deadline = clock_mono_ms() + IPTAPPLY_TIMEOUT_MS;
     while (pout[0] >= 0 || perr[0] >= 0 || pin[1] >= 0) {
         struct pollfd pf[3];
-        int np = 0, wait = (int)(deadline - now_ms());
+        int np = 0, wait = (int)(deadline - clock_mono_ms());
         if (wait <= 0) {
             kill(pid, SIGKILL);
             rc = errmsg_set(RC_TIMEOUT, "%s did not finish within %d ms",

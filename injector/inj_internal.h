@@ -206,6 +206,8 @@ int inj_env_add(json_t *env, const char *name, const char *value);
 int inj_env_field(json_t *env, const char *name, const char *field_path);
 json_t *inj_str_array(const char *const *items); /* NULL on NOMEM */
 int inj_arr_append_str(json_t *arr, const char *s);
+/* inj_arr_append_pair appends a flag and its value (0 or RC_NOMEM). */
+int inj_arr_append_pair(json_t *arr, const char *flag, const char *v);
 int inj_set_int(json_t *obj, const char *key, long long v);
 int inj_set_bool(json_t *obj, const char *key, int v);
 int inj_set_new(json_t *obj, const char *key, json_t *v); /* steals v */

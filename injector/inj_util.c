@@ -50,6 +50,14 @@ inj_arr_append_str(json_t *arr, const char *s)
     return inj_append_new(arr, json_string(s));
 }
 
+int
+inj_arr_append_pair(json_t *arr, const char *flag, const char *v)
+{
+    return inj_arr_append_str(arr, flag) || inj_arr_append_str(arr, v)
+               ? RC_NOMEM
+               : 0;
+}
+
 json_t *
 inj_str_array(const char *const *items)
 {

@@ -63,14 +63,6 @@ inj_metadata_env(json_t *env, const json_t *md, int set)
 
 /* ---- istio-proxy ------------------------------------------------------ */
 
-static int
-add_arg_pair(json_t *args, const char *flag, const char *v)
-{
-    return inj_arr_append_str(args, flag) || inj_arr_append_str(args, v)
-               ? RC_NOMEM
-               : 0;
-}
-
 static json_t *
 proxy_args(const struct inj_ctx *ctx)
 {
@@ -112,7 +104,7 @@ proxy_args(const struct inj_ctx *ctx)
     if (rc == 0 && p->has_concurrency) {
         buf_reset(&b);
         rc = buf_addf(&b, "%lld", p->concurrency);
-        rc = rc ? rc : add_arg_pair(a, "--concurrency", b.ptr);
+        rc = rc ? rc : inj_arr_append_pair(a, "--concurrency", b.ptr);
     }
     buf_cleanup(&b);
     if (rc != 0) {

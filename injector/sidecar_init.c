@@ -138,14 +138,6 @@ excluded_inbound(int port, const char *list, struct buf *out)
     return buf_addstr(out, ps);
 }
 
-static int
-add_arg_pair(json_t *args, const char *flag, const char *v)
-{
-    return inj_arr_append_str(args, flag) || inj_arr_append_str(args, v)
-               ? RC_NOMEM
-               : 0;
-}
-
 static json_t *
 init_args(const struct inj_ctx *ctx)
 {
@@ -176,22 +168,22 @@ init_args(const struct inj_ctx *ctx)
         }
     }
     rc = rc ? rc : inj_arr_append_str(a, "istio-iptables");
-    rc = rc ? rc : add_arg_pair(a, "-p", num[0]);
-    rc = rc ? rc : add_arg_pair(a, "-z", num[1]);
-    rc = rc ? rc : add_arg_pair(a, "-u", num[2]);
-    rc = rc ? rc : add_arg_pair(a, "-m", p->interception);
-    rc = rc ? rc : add_arg_pair(a, "-i", p->include_ip_ranges);
-    rc = rc ? rc : add_arg_pair(a, "-x", p->exclude_ip_ranges);
-    rc = rc ? rc : add_arg_pair(a, "-b", p->include_inbound_ports);
-    rc = rc ? rc : add_arg_pair(a, "-d", d.ptr);
+    rc = rc ? rc : inj_arr_append_pair(a, "-p", num[0]);
+    rc = rc ? rc : inj_arr_append_pair(a, "-z", num[1]);
+    rc = rc ? rc : inj_arr_append_pair(a, "-u", num[2]);
+    rc = rc ? rc : inj_arr_append_pair(a, "-m", p->interception);
+    rc = rc ? rc : inj_arr_append_pair(a, "-i", p->include_ip_ranges);
+    rc = rc ? rc : inj_arr_append_pair(a, "-x", p->exclude_ip_ranges);
+    rc = rc ? rc : inj_arr_append_pair(a, "-b", p->include_inbound_ports);
+    rc = rc ? rc : inj_arr_append_pair(a, "-d", d.ptr);
     if (rc == 0 && p->include_outbound_ports)
-        rc = add_arg_pair(a, "-q", p->include_outbound_ports);
+        rc = inj_arr_append_pair(a, "-q", p->include_outbound_ports);
     if (rc == 0 && p->exclude_outbound_ports)
-        rc = add_arg_pair(a, "-o", p->exclude_outbound_ports);
+        rc = inj_arr_append_pair(a, "-o", p->exclude_outbound_ports);
     if (rc == 0 && p->reroute_ifaces)
-        rc = add_arg_pair(a, "-k", p->reroute_ifaces);
+        rc = inj_arr_append_pair(a, "-k", p->reroute_ifaces);
     if (rc == 0 && p->exclude_ifaces)
-        rc = add_arg_pair(a, "-c", p->exclude_ifaces);
+        rc = inj_arr_append_pair(a, "-c", p->exclude_ifaces);
     buf_reset(&d);
     if (rc == 0)
         rc = buf_addf(&d, "--log_output_level=%s", p->agent_log_level);

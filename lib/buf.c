@@ -37,8 +37,8 @@ buf_reset(struct buf *b)
         b->ptr[0] = '\0';
 }
 
-static int
-grow(struct buf *b, size_t extra)
+int
+buf_reserve(struct buf *b, size_t extra)
 {
     size_t need, ncap;
     char *p;
@@ -63,7 +63,7 @@ grow(struct buf *b, size_t extra)
 int
 buf_add(struct buf *b, const void *p, size_t n)
 {
-    int rc = grow(b, n);
+    int rc = buf_reserve(b, n);
 
     if (rc)
         return rc;
@@ -97,7 +97,7 @@ buf_vaddf(struct buf *b, const char *fmt, va_list ap)
     va_end(ap2);
     if (n < 0)
         return errmsg_set(RC_INVAL, "bad format string");
-    rc = grow(b, (size_t)n);
+    rc = buf_reserve(b, (size_t)n);
     if (rc)
         return rc;
     vsnprintf(b->ptr + b->len, (size_t)n + 1, fmt, ap);

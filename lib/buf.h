@@ -34,6 +34,11 @@ int buf_addf(struct buf *b, const char *fmt, ...)
 int buf_vaddf(struct buf *b, const char *fmt, va_list ap)
     __attribute__((format(printf, 2, 0)));
 
+/* buf_reserve makes room for extra more bytes after len (plus the NUL),
+ * for a caller that writes into ptr + len itself and then advances len:
+ * 0, RC_NOMEM or RC_LIMIT (len + extra over max); the content is kept. */
+int buf_reserve(struct buf *b, size_t extra);
+
 /* buf_take moves the content to the caller (free with mem_free) and
  * empties the buffer. Returns "" (allocated) for an empty buffer; NULL only
  * on allocation failure. */

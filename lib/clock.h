@@ -19,6 +19,10 @@ time_t clock_now(void);
 int64_t clock_now_ms(void);
 /* clock_mono_ms: CLOCK_MONOTONIC in milliseconds; not moved by the offset. */
 int64_t clock_mono_ms(void);
+/* clock_mono_deadline sets *ts to CLOCK_MONOTONIC now + ms (a negative ms
+ * counts as 0): the absolute time for pthread_cond_timedwait on a
+ * condition variable whose clock is CLOCK_MONOTONIC. */
+void clock_mono_deadline(struct timespec *ts, int64_t ms);
 
 /* clock_set_offset: from now on clock_now() is realtime + seconds (may be
  * negative). clock_get_offset returns the current offset. */

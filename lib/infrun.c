@@ -4,6 +4,7 @@
  * Lock order: inf->mu before run_mu; nothing here holds run_mu while
  * calling into the store, the client or the loop. */
 #include "lib/errmsg.h"
+#include "lib/clock.h"
 #include "lib/infpriv.h"
 #include "lib/kubeclient.h"
 #include "lib/kubewatch.h"
@@ -14,15 +15,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
-
-static int64_t
-mono_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static uint64_t
 rnd(struct informer *inf)
@@ -77,25 +69,13 @@ inf_has_synced(struct informer *inf)
     return v;
 }
 
-static void
-deadline(struct timespec *ts, int64_t ms)
-{
-    clock_gettime(CLOCK_MONOTONIC, ts);
-    ts->tv_sec += ms / 1000;
-    ts->tv_nsec += (ms % 1000) * 1000000;
-    if (ts->tv_nsec >= 1000000000) {
-        ts->tv_sec++;
-        ts->tv_nsec -= 1000000000;
-    }
-}
-
 int
 inf_wait_synced(struct informer *inf, int timeout_ms)
 {
     struct timespec ts;
     int rc = 0;
 
-    deadline(&ts, timeout_ms);
+    clock_mono_deadline(&ts, timeout_ms);
     pthread_mutex_lock(&inf->run_mu);
     while (!inf->synced && rc == 0)
         rc = pthread_cond_timedwait(&inf->run_cond, &inf->run_mu, &ts);
@@ -167,7 +147,7 @@ do_list(struct informer *inf, const char *rv)
 {
     struct kube_list_opts lo = {0};
     char *list_rv = NULL;
-    int64_t t0 = mono_ms();
+    int64_t t0 = clock_mono_ms();
     char ms[32], n[32];
     int rc;
 
@@ -198,7 +178,7 @@ do_list(struct informer *inf, const char *rv)
     inf_replace_end(inf);
     mem_free(inf->list_rv);
     inf->list_rv = list_rv;
-    snprintf(ms, sizeof(ms), "%lld", (long long)(mono_ms() - t0));
+    snprintf(ms, sizeof(ms), "%lld", (long long)(clock_mono_ms() - t0));
     snprintf(n, sizeof(n), "%zu", inf_count(inf));
     log_kv(LOG_INFO, "informer", "listed", "resource", inf->o.res->resource,
            "rv", list_rv, "objects", n, "ms", ms, NULL);
@@ -241,7 +221,7 @@ sleep_ms(struct informer *inf, int64_t ms)
 {
     struct timespec ts;
 
-    deadline(&ts, ms);
+    clock_mono_deadline(&ts, ms);
     pthread_mutex_lock(&inf->run_mu);
     while (!inf->stopping &&
            pthread_cond_timedwait(&inf->run_cond, &inf->run_mu, &ts) == 0)
@@ -264,27 +244,29 @@ run(void *arg)
 {
     struct informer *inf = arg;
     int first = 1, failures = 0;
-    int64_t next_resync = inf->o.resync_ms > 0
-                              ? mono_ms() + jitter(inf, inf->o.resync_ms, 10)
-                              : INT64_MAX;
+    int64_t next_resync =
+        inf->o.resync_ms > 0
+            ? clock_mono_ms() + jitter(inf, inf->o.resync_ms, 10)
+            : INT64_MAX;
 
     for (;;) {
         int need, resync;
 
         pthread_mutex_lock(&inf->run_mu);
         for (;;) {
-            if (inf->stopping || inf->need_list || mono_ms() >= next_resync)
+            if (inf->stopping || inf->need_list ||
+                clock_mono_ms() >= next_resync)
                 break;
             if (next_resync == INT64_MAX) {
                 pthread_cond_wait(&inf->run_cond, &inf->run_mu);
             } else {
                 struct timespec ts;
-                deadline(&ts, next_resync - mono_ms());
+                clock_mono_deadline(&ts, next_resync - clock_mono_ms());
                 pthread_cond_timedwait(&inf->run_cond, &inf->run_mu, &ts);
             }
         }
         need = inf->need_list;
-        resync = mono_ms() >= next_resync;
+        resync = clock_mono_ms() >= next_resync;
         if (inf->stopping) {
             pthread_mutex_unlock(&inf->run_mu);
             break;
@@ -317,7 +299,7 @@ run(void *arg)
         }
         if (resync) {
             inf_resync(inf);
-            next_resync = mono_ms() + jitter(inf, inf->o.resync_ms, 10);
+            next_resync = clock_mono_ms() + jitter(inf, inf->o.resync_ms, 10);
         }
     }
     return NULL;

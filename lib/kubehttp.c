@@ -15,6 +15,7 @@
  *
  * The call itself (retries, error mapping) is in kubereq.c. */
 #include "lib/buf.h"
+#include "lib/clock.h"
 #include "lib/errmsg.h"
 #include "lib/kubecfg.h"
 #include "lib/kubeclient.h"
@@ -31,15 +32,6 @@
 #include <time.h>
 
 #define KUBE_TOKEN_REREAD_S 60
-
-static int64_t
-now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void
 free_secret(char *s)
@@ -91,7 +83,7 @@ token_read_locked(struct kube_client *c)
 
     rc = kube_read_file(&t, &len, c->token_file, KUBE_CONFIG_MAX_TOKEN,
                         "token file");
-    c->token_read = now_ms();
+    c->token_read = clock_mono_ms();
     if (rc != 0)
         return rc;
     s = t;
@@ -170,7 +162,7 @@ kube_add_auth_header(struct kube_client *c, struct curl_slist **h)
     buf_init(&b, KUBE_CONFIG_MAX_TOKEN + 64);
     pthread_mutex_lock(&c->tok_mu);
     if (c->token_file != NULL &&
-        now_ms() - c->token_read >= KUBE_TOKEN_REREAD_S * 1000)
+        clock_mono_ms() - c->token_read >= KUBE_TOKEN_REREAD_S * 1000)
         (void)token_read_locked(c);
     if (c->token != NULL)
         rc = buf_addf(&b, "Authorization: Bearer %s", c->token);

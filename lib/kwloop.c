@@ -9,6 +9,7 @@
  * states: running (easy != NULL, attached to the multi handle) or idle
  * waiting for next_start. */
 #include "lib/kubewatch.h"
+#include "lib/clock.h"
 #include "lib/buf.h"
 #include "lib/errmsg.h"
 #include "lib/jutil.h"
@@ -73,15 +74,6 @@ struct kube_watch_loop {
     struct kube_watch_stats st, pub; /* st: loop thread; pub: under mu */
     uint64_t rng;
 };
-
-static int64_t
-now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static uint64_t
 rnd(struct kube_watch_loop *l)
@@ -358,7 +350,7 @@ on_data(char *p, size_t size, size_t nmemb, void *ud)
     size_t n = size * nmemb;
     int rc;
 
-    w->last_byte = now_ms();
+    w->last_byte = clock_mono_ms();
     w->l->st.bytes += n;
     if (w->removed || w->stop_rc)
         return 0;
@@ -433,7 +425,7 @@ start_run(struct kube_watch_loop *l, struct watch *w)
     w->run_events = 0;
     buf_reset(&w->errbody);
     kube_watch_lines_reset(&w->lines);
-    w->run_start = w->last_byte = now_ms();
+    w->run_start = w->last_byte = clock_mono_ms();
     l->st.starts++;
     buf_cleanup(&path);
     return 0;
@@ -482,7 +474,7 @@ finish(struct kube_watch_loop *l, struct watch *w, int rc)
 static void
 end_run(struct kube_watch_loop *l, struct watch *w, CURLcode res, int stalled)
 {
-    int64_t t = now_ms(), delay = 0;
+    int64_t t = clock_mono_ms(), delay = 0;
     long http = w->http;
     char rvs[RV_MAX];
 
@@ -580,7 +572,7 @@ step(struct kube_watch_loop *l)
     struct watch *w, *next;
     CURLMsg *msg;
     int running, left;
-    int64_t t = now_ms(), wait = 1000;
+    int64_t t = clock_mono_ms(), wait = 1000;
 
     take_commands(l);
     for (w = l->watches; w; w = next) {
@@ -608,7 +600,7 @@ step(struct kube_watch_loop *l)
         curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &priv);
         end_run(l, (struct watch *)(void *)priv, res, 0);
     }
-    t = now_ms();
+    t = clock_mono_ms();
     for (w = l->watches; w; w = next) {
         next = w->next;
         if (w->easy != NULL && (w->removed || w->stop_rc ||

@@ -7,6 +7,7 @@
  * leadership change and its callback, so started/stopped never interleave
  * (lock order: cb_mu, then mu). */
 #include "lib/errmsg.h"
+#include "lib/clock.h"
 #include "lib/kubeclient.h"
 #include "lib/lease.h"
 #include "lib/log.h"
@@ -39,35 +40,12 @@ struct lease {
 };
 
 static int64_t
-mono_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int64_t
 wall_us(void)
 {
     struct timespec ts;
 
     clock_gettime(CLOCK_REALTIME, &ts);
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-static void
-deadline(struct timespec *ts, int64_t ms)
-{
-    clock_gettime(CLOCK_MONOTONIC, ts);
-    if (ms < 0)
-        ms = 0;
-    ts->tv_sec += ms / 1000;
-    ts->tv_nsec += (ms % 1000) * 1000000;
-    if (ts->tv_nsec >= 1000000000) {
-        ts->tv_sec++;
-        ts->tv_nsec -= 1000000000;
-    }
 }
 
 static char *
@@ -178,7 +156,7 @@ lease_is_leader(struct lease *l)
     int v;
 
     pthread_mutex_lock(&l->mu);
-    v = leader_now(l, mono_ms());
+    v = leader_now(l, clock_mono_ms());
     pthread_mutex_unlock(&l->mu);
     return v;
 }
@@ -189,7 +167,7 @@ lease_term(struct lease *l)
     int v;
 
     pthread_mutex_lock(&l->mu);
-    v = leader_now(l, mono_ms()) ? l->term : -1;
+    v = leader_now(l, clock_mono_ms()) ? l->term : -1;
     pthread_mutex_unlock(&l->mu);
     return v;
 }
@@ -201,9 +179,9 @@ lease_remaining_ms(struct lease *l, int *term)
 
     pthread_mutex_lock(&l->mu);
     if (l->leader)
-        left =
-            lease_window_left_ms(l->renew_ok, mono_ms(), l->o.lease_duration_ms,
-                                 l->o.renew_deadline_ms, l->o.safety_margin_ms);
+        left = lease_window_left_ms(
+            l->renew_ok, clock_mono_ms(), l->o.lease_duration_ms,
+            l->o.renew_deadline_ms, l->o.safety_margin_ms);
     if (term)
         *term = left > 0 ? l->term : -1;
     pthread_mutex_unlock(&l->mu);
@@ -275,7 +253,7 @@ try_once(struct lease *l)
     if (rc != 0)
         return rc;
     d = lease_decide(&l->obs, &cur, l->identity, l->o.lease_duration_ms / 1000,
-                     mono_ms(), wall_us(), &next);
+                     clock_mono_ms(), wall_us(), &next);
     if (cur.exists)
         note_holder(l, cur.holder);
     if (d == LEASE_WAIT)
@@ -322,7 +300,7 @@ campaign(void *arg)
     struct lease *l = arg;
 
     for (;;) {
-        int64_t t0 = mono_ms(), wait;
+        int64_t t0 = clock_mono_ms(), wait;
         int rc, lost = 0, won = 0;
 
         pthread_mutex_lock(&l->mu);
@@ -336,14 +314,14 @@ campaign(void *arg)
         pthread_mutex_lock(&l->mu);
         if (rc == 1 && !l->stopping) {
             l->renew_ok = t0;
-            if (!l->leader && mono_ms() - t0 < l->o.renew_deadline_ms) {
+            if (!l->leader && clock_mono_ms() - t0 < l->o.renew_deadline_ms) {
                 l->leader = 1;
                 l->term = l->mine.transitions;
                 won = 1;
                 pthread_cond_broadcast(&l->cond); /* rearm the watchdog */
             }
         } else if (l->leader &&
-                   mono_ms() - l->renew_ok >= l->o.renew_deadline_ms) {
+                   clock_mono_ms() - l->renew_ok >= l->o.renew_deadline_ms) {
             l->leader = 0;
             lost = 1;
         }
@@ -364,10 +342,10 @@ campaign(void *arg)
             l->rng ^= l->rng << 17;
             wait += (int64_t)(l->rng % (uint64_t)(wait / 5 + 1));
         }
-        wait -= mono_ms() - t0;
+        wait -= clock_mono_ms() - t0;
         if (!l->stopping && wait > 0) {
             struct timespec ts;
-            deadline(&ts, wait);
+            clock_mono_deadline(&ts, wait);
             while (!l->stopping &&
                    pthread_cond_timedwait(&l->cond, &l->mu, &ts) == 0)
                 ;
@@ -388,17 +366,18 @@ watchdog(void *arg)
             pthread_cond_wait(&l->cond, &l->mu);
             continue;
         }
-        int64_t left = l->renew_ok + l->o.renew_deadline_ms - mono_ms();
+        int64_t left = l->renew_ok + l->o.renew_deadline_ms - clock_mono_ms();
         if (left > 0) {
             struct timespec ts;
-            deadline(&ts, left);
+            clock_mono_deadline(&ts, left);
             pthread_cond_timedwait(&l->cond, &l->mu, &ts);
             continue;
         }
         pthread_mutex_unlock(&l->mu);
         pthread_mutex_lock(&l->cb_mu);
         pthread_mutex_lock(&l->mu);
-        if (l->leader && mono_ms() - l->renew_ok >= l->o.renew_deadline_ms) {
+        if (l->leader &&
+            clock_mono_ms() - l->renew_ok >= l->o.renew_deadline_ms) {
             l->leader = 0;
             pthread_mutex_unlock(&l->mu);
             become(l, 0);
@@ -467,7 +446,7 @@ lease_stop(struct lease *l)
     l->started = 0;
     pthread_mutex_lock(&l->cb_mu);
     pthread_mutex_lock(&l->mu);
-    was = leader_now(l, mono_ms());
+    was = leader_now(l, clock_mono_ms());
     l->leader = 0;
     pthread_mutex_unlock(&l->mu);
     if (was)

@@ -176,6 +176,18 @@ in_arena(const void *p)
     return 0;
 }
 
+/* bump takes r bytes (a multiple of 16, room checked) from block b */
+static inline unsigned char *
+bump(struct ablock *b, size_t r)
+{
+    unsigned char *p = b->data + b->used;
+
+    b->used += r;
+    A.used += r;
+    A.live++;
+    return p;
+}
+
 /* arena_alloc: n (at most MEM_ARENA_MAX) bytes from the arena, or NULL
  * (the arena is full or a block could not be had: the caller uses
  * malloc). */
@@ -204,10 +216,7 @@ arena_alloc(size_t n)
         A.head = b;
         A.total += sz;
     }
-    p = b->data + b->used;
-    b->used += r;
-    A.used += r;
-    A.live++;
+    p = bump(b, r);
 #ifdef MZ_ASAN
     /* the size goes in the (poisoned) header for mem_free */
     ARENA_UNPOISON(p, sizeof(n));
@@ -302,13 +311,8 @@ jansson_alloc(size_t n)
         /* the common case inline: room in the current block */
         struct ablock *b = A.head;
         size_t r = (n + 15) & ~(size_t)15;
-        if (b != NULL && r != 0 && b->size - b->used >= r) {
-            p = b->data + b->used;
-            b->used += r;
-            A.used += r;
-            A.live++;
-            return p;
-        }
+        if (b != NULL && r != 0 && b->size - b->used >= r)
+            return bump(b, r);
 #endif
         if ((p = arena_alloc(n ? n : 1)) != NULL)
             return p;

@@ -7,6 +7,7 @@
  *   failures>0  -> remembers its backoff until wq_forget.
  * An item with none of these is freed. One mutex guards everything. */
 #include "lib/workqueue.h"
+#include "lib/clock.h"
 #include "lib/kwhash.h"
 #include "lib/mem.h"
 #include "lib/rc.h"
@@ -43,11 +44,8 @@ struct wq {
 static int64_t
 mono_ms(void *ud)
 {
-    struct timespec ts;
-
     (void)ud;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return clock_mono_ms();
 }
 
 static int64_t
@@ -379,18 +377,6 @@ wq_num_requeues(struct wq *q, const char *key)
     return n;
 }
 
-static void
-deadline_in(struct timespec *ts, int64_t ms)
-{
-    clock_gettime(CLOCK_MONOTONIC, ts);
-    ts->tv_sec += ms / 1000;
-    ts->tv_nsec += (ms % 1000) * 1000000;
-    if (ts->tv_nsec >= 1000000000) {
-        ts->tv_sec++;
-        ts->tv_nsec -= 1000000000;
-    }
-}
-
 int
 wq_get(struct wq *q, char **key_out, int timeout_ms)
 {
@@ -428,7 +414,7 @@ wq_get(struct wq *q, char **key_out, int timeout_ms)
             pthread_cond_wait(&q->cond, &q->mu);
         } else {
             struct timespec ts;
-            deadline_in(&ts, wait);
+            clock_mono_deadline(&ts, wait);
             pthread_cond_timedwait(&q->cond, &q->mu, &ts);
         }
     }

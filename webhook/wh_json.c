@@ -518,32 +518,6 @@ struct jw {
     char win[WIN];
 };
 
-/* room makes space for n more bytes in b (one allocation, doubling):
- * 0, RC_LIMIT (over b's cap) or RC_NOMEM. */
-static int
-room(struct buf *b, size_t n)
-{
-    size_t max = b->max ? b->max : BUF_DEFAULT_MAX, need, ncap;
-    char *p;
-
-    if (n > max || b->len > max - n)
-        return errmsg_set(RC_LIMIT, "buffer over its limit of %zu bytes", max);
-    need = b->len + n + 1;
-    if (need <= b->cap)
-        return 0;
-    ncap = b->cap ? b->cap : 256;
-    while (ncap < need)
-        ncap *= 2;
-    if (ncap > max + 1)
-        ncap = need > max + 1 ? need : max + 1;
-    p = mem_realloc(b->ptr, ncap);
-    if (p == NULL)
-        return errmsg_set(RC_NOMEM, "out of memory growing a buffer");
-    b->ptr = p;
-    b->cap = ncap;
-    return 0;
-}
-
 /* b64_put encodes p[0..n) into b; final: pad the last quantum, else n is
  * a multiple of 3. */
 static int
@@ -553,7 +527,7 @@ b64_put(struct buf *b, const unsigned char *s, size_t n)
     char *o;
     int rc;
 
-    if ((rc = room(b, olen)) != 0)
+    if ((rc = buf_reserve(b, olen)) != 0)
         return rc;
     o = b->ptr + b->len;
     o += b64_encode_raw(o, s, n);

@@ -2,6 +2,7 @@
  * wh_reload.h). Runs on the main thread only; the server is told about a
  * new configuration or certificate through wh_server_set_*. */
 #include "webhook/wh_reload.h"
+#include "lib/clock.h"
 #include "injector/injector.h"
 #include "lib/buf.h"
 #include "lib/errmsg.h"
@@ -44,14 +45,6 @@ struct wh_reloader {
     int cfg_ok, cert_ok;
     char last_err[2][256]; /* last logged read error per kind */
 };
-
-static uint64_t
-now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 /* FNV-1a, 64 bit: enough to tell "changed" from "same". */
 static unsigned long long
@@ -488,11 +481,11 @@ wh_reloader_new(struct wh_reloader **out, const struct wh_opts *o,
 int
 wh_reloader_run(struct wh_reloader *r, int stop_fd)
 {
-    uint64_t next_check = now_ms() + r->o->reload_ms, pending = 0;
+    uint64_t next_check = clock_mono_ms() + r->o->reload_ms, pending = 0;
 
     for (;;) {
         struct pollfd pf[2] = {{stop_fd, POLLIN, 0}, {r->ifd, POLLIN, 0}};
-        uint64_t now = now_ms(), until = next_check;
+        uint64_t now = clock_mono_ms(), until = next_check;
         int timeout;
 
         if (pending != 0 && pending < until)
@@ -505,8 +498,8 @@ wh_reloader_run(struct wh_reloader *r, int stop_fd)
         if (pf[0].revents != 0)
             return 0;
         if (r->ifd >= 0 && (pf[1].revents & POLLIN) && drain(r) && pending == 0)
-            pending = now_ms() + DEBOUNCE_MS;
-        now = now_ms();
+            pending = clock_mono_ms() + DEBOUNCE_MS;
+        now = clock_mono_ms();
         if ((pending != 0 && now >= pending) || now >= next_check) {
             rewatch(r);
             check_all(r);

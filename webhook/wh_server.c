@@ -424,7 +424,6 @@ trim(struct buf *b)
 static void
 request_done(struct conn *cn)
 {
-    wh_tls_flush(&cn->tls);
     json_decref(cn->rq.env);
     cn->rq.env = NULL;
     trim(&cn->rq.body);

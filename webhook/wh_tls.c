@@ -1,5 +1,6 @@
 /* wh_tls.c: one TLS record per admission answer (see wh_tls.h). */
 #include "webhook/wh_tls.h"
+#include "lib/clock.h"
 
 #include <errno.h>
 #include <gnutls/gnutls.h>
@@ -10,14 +11,6 @@
 #include <stdint.h>
 #include <sys/socket.h>
 #include <time.h>
-
-static int64_t
-mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 int
 wh_tls_cork(struct wh_tls *t, struct MHD_Connection *c, size_t body_len)
@@ -51,14 +44,14 @@ wh_tls_flush(struct wh_tls *t)
     ret = gnutls_record_uncork(s, 0);
     if (ret >= 0 && gnutls_record_check_corked(s) == 0)
         return 0;
-    deadline = mono_ms() + WH_TLS_FLUSH_MS;
+    deadline = clock_mono_ms() + WH_TLS_FLUSH_MS;
     while (ret >= 0 || ret == GNUTLS_E_AGAIN || ret == GNUTLS_E_INTERRUPTED) {
         struct pollfd p = {.fd = t->fd, .events = POLLOUT};
         int64_t left;
 
         if (ret >= 0 && gnutls_record_check_corked(s) == 0)
             return 0;
-        left = deadline - mono_ms();
+        left = deadline - clock_mono_ms();
         if (left <= 0)
             break;
         if (ret < 0 && poll(&p, 1, (int)left) < 0 && errno != EINTR)

@@ -5,7 +5,7 @@
 # binaries. bench_admission is the in-process driver of the pure path
 # (decode -> inject -> encode -> log line), for callgrind and perf.
 BENCH_TARGETS += bench-webhook
-.PHONY: bench-webhook
+.PHONY: bench-webhook bench-webhook-icount
 
 $(O)/bench/bench_admission: $(call objs,bench/webhook/bench_admission.c \
     $(WEBHOOK_SRCS) $(INJ_SRCS) $(LIB_SRCS))
@@ -15,3 +15,9 @@ $(O)/bench/bench_admission: $(call objs,bench/webhook/bench_admission.c \
 bench-webhook: $(BINDIR)/mizzen-webhook $(O)/bench/bench_admission
 	MZ_BINDIR=$(BINDIR) BENCH_ADMISSION=$(O)/bench/bench_admission \
 	    bench/webhook/run.sh
+
+# bench-webhook-icount: instructions per admission under callgrind (N and
+# 2N admissions, the difference divided by N): the figures in
+# docs/webhook.md ("Instructions per admission").
+bench-webhook-icount: $(O)/bench/bench_admission
+	bench/webhook/icount.sh $(O)/bench/bench_admission 200
