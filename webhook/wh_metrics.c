@@ -8,6 +8,7 @@
 #include "lib/log.h"
 #include "lib/mem.h"
 #include "lib/rc.h"
+#include "webhook/wh_sockopt.h"
 
 #include <stdatomic.h>
 #include <string.h>
@@ -206,8 +207,14 @@ wh_metrics_render(struct buf *out)
                    "# HELP mizzen_webhook_arena_leaks_total JSON allocations "
                    "of a request never freed (a bug; 0 expected).\n"
                    "# TYPE mizzen_webhook_arena_leaks_total counter\n"
-                   "mizzen_webhook_arena_leaks_total %ld\n",
-                   (unsigned long long)log_dropped(), mem_arena_leaks());
+                   "mizzen_webhook_arena_leaks_total %ld\n"
+                   "# HELP mizzen_webhook_tcp_setsockopt_skipped_total "
+                   "Redundant TCP_NODELAY calls of libmicrohttpd not made.\n"
+                   "# TYPE mizzen_webhook_tcp_setsockopt_skipped_total "
+                   "counter\n"
+                   "mizzen_webhook_tcp_setsockopt_skipped_total %llu\n",
+                   (unsigned long long)log_dropped(), mem_arena_leaks(),
+                   (unsigned long long)wh_sockopt_skipped());
     /* istiod's names (pilot/pkg/..., sidecar injection metrics) */
     rc |= buf_addf(
         out,

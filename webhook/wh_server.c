@@ -26,6 +26,7 @@
 #include "webhook/wh_admission.h"
 #include "webhook/wh_metrics.h"
 #include "webhook/wh_opts.h"
+#include "webhook/wh_sockopt.h"
 #include "webhook/wh_tls.h"
 
 #include <errno.h>
@@ -460,7 +461,6 @@ conn_notify(void *cls, struct MHD_Connection *c, void **socket_context,
     struct slot *sl = cls;
     struct conn *cn;
 
-    (void)c;
     if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
         atomic_fetch_add(&sl->conns, 1);
         cn = mem_calloc(1, sizeof(*cn));
@@ -468,9 +468,17 @@ conn_notify(void *cls, struct MHD_Connection *c, void **socket_context,
             buf_init(&cn->rq.body, sl->srv->o.max_body);
             buf_init(&cn->out, 0);
             cn->srv = sl->srv;
+            /* without its buffer GnuTLS reads the socket itself */
+            (void)wh_tls_attach(&cn->tls, c);
         }
         *socket_context = cn;
     } else if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
+        const union MHD_ConnectionInfo *fi =
+            MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+
+        /* libmicrohttpd closes the fd after this notification */
+        if (fi != NULL)
+            wh_sockopt_closed(fi->connect_fd);
         cn = *socket_context;
         *socket_context = NULL;
         if (cn != NULL) {
@@ -478,6 +486,8 @@ conn_notify(void *cls, struct MHD_Connection *c, void **socket_context,
                 request_done(cn);
             buf_cleanup(&cn->rq.body);
             buf_cleanup(&cn->out);
+            /* libmicrohttpd has ended the TLS session: no read follows */
+            wh_tls_detach(&cn->tls);
             mem_free(cn);
         }
         atomic_fetch_sub(&sl->conns, 1);
@@ -667,12 +677,17 @@ acceptor_main(void *arg)
                 break; /* EAGAIN: done for now */
             }
             /* answers are written whole: no Nagle delay on their tail */
-            setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+            if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one,
+                           sizeof(one)) == 0)
+                wh_sockopt_accepted(fd);
             pthread_mutex_lock(&s->mu);
             if (s->cur != NULL) {
                 /* on failure MHD has closed fd */
-                MHD_add_connection(s->cur->d, fd, (struct sockaddr *)&ss, sl);
+                if (MHD_add_connection(s->cur->d, fd, (struct sockaddr *)&ss,
+                                       sl) != MHD_YES)
+                    wh_sockopt_closed(fd);
             } else {
+                wh_sockopt_closed(fd);
                 close(fd);
                 have = 0;
             }

@@ -1,6 +1,8 @@
 /* wh_tls.c: one TLS record per admission answer (see wh_tls.h). */
 #include "webhook/wh_tls.h"
 #include "lib/clock.h"
+#include "lib/mem.h"
+#include "lib/rc.h"
 
 #include <errno.h>
 #include <gnutls/gnutls.h>
@@ -9,8 +11,75 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <time.h>
+
+/* pull: GnuTLS's read of up to len bytes (see wh_tls.h, read-ahead) */
+static ssize_t
+pull(gnutls_transport_ptr_t p, void *data, size_t len)
+{
+    struct wh_tls *t = p;
+    ssize_t n;
+
+    if (t->rpos == t->rlen) {
+        if (len >= WH_TLS_RBUF)
+            return recv(t->rfd, data, len, 0);
+        n = recv(t->rfd, t->rbuf, WH_TLS_RBUF, 0);
+        if (n <= 0)
+            return n; /* errno (EAGAIN ...) is GnuTLS's to read */
+        t->rpos = 0;
+        t->rlen = (size_t)n;
+    }
+    if (len > t->rlen - t->rpos)
+        len = t->rlen - t->rpos;
+    memcpy(data, t->rbuf + t->rpos, len);
+    t->rpos += len;
+    return (ssize_t)len;
+}
+
+/* pull_timeout: > 0 when a read would find data within ms milliseconds */
+static int
+pull_timeout(gnutls_transport_ptr_t p, unsigned int ms)
+{
+    struct wh_tls *t = p;
+    struct pollfd pf = {.fd = t->rfd, .events = POLLIN};
+
+    if (t->rpos < t->rlen)
+        return 1;
+    return poll(&pf, 1, ms == GNUTLS_INDEFINITE_TIMEOUT ? -1 : (int)ms);
+}
+
+int
+wh_tls_attach(struct wh_tls *t, struct MHD_Connection *c)
+{
+    const union MHD_ConnectionInfo *si, *fi;
+    gnutls_session_t s;
+
+    t->rfd = -1;
+    si = MHD_get_connection_info(c, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+    fi = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+    if (si == NULL || si->tls_session == NULL || fi == NULL)
+        return 0; /* not TLS: nothing to read ahead of */
+    if ((t->rbuf = mem_alloc(WH_TLS_RBUF)) == NULL)
+        return RC_NOMEM;
+    s = si->tls_session;
+    t->rfd = fi->connect_fd;
+    t->rpos = t->rlen = 0;
+    /* the receive side reads through us; sending stays on the fd */
+    gnutls_transport_set_ptr2(s, t, (gnutls_transport_ptr_t)(intptr_t)t->rfd);
+    gnutls_transport_set_pull_function(s, pull);
+    gnutls_transport_set_pull_timeout_function(s, pull_timeout);
+    return 0;
+}
+
+void
+wh_tls_detach(struct wh_tls *t)
+{
+    mem_free(t->rbuf);
+    t->rbuf = NULL;
+    t->rpos = t->rlen = 0;
+}
 
 int
 wh_tls_cork(struct wh_tls *t, struct MHD_Connection *c, size_t body_len)

@@ -26,7 +26,17 @@
  * most WH_TLS_CORK_MAX bytes are corked: they fit an empty send buffer,
  * so only a peer that sends requests without reading the answers
  * (pipelining into a full window) ever waits; the API server does not
- * pipeline. */
+ * pipeline.
+ *
+ * Read-ahead: GnuTLS reads a record as two recv() calls, the 5-byte
+ * header and then the rest. wh_tls_attach installs a pull function that
+ * reads up to WH_TLS_RBUF bytes at once into the connection's buffer and
+ * serves GnuTLS from it: one recv() per request record instead of two
+ * (reads of WH_TLS_RBUF bytes or more go straight into GnuTLS's buffer).
+ * It returns EAGAIN only when its buffer is empty and the socket has
+ * nothing, so whenever libmicrohttpd sees EAGAIN (and waits for epoll)
+ * no byte is held back in the buffer: the edge-triggered wake-up it
+ * waits for is still to come. */
 #ifndef MZ_WH_TLS_H
 #define MZ_WH_TLS_H
 
@@ -37,6 +47,7 @@ struct MHD_Connection;
 #define WH_TLS_CORK_MAX ((size_t)12 << 10)
 #define WH_TLS_SMALL ((size_t)1400) /* libmicrohttpd's threshold */
 #define WH_TLS_FLUSH_MS 100
+#define WH_TLS_RBUF 4096 /* read-ahead buffer: a typical review's record */
 
 /* The state of one connection (in the connection's state). */
 struct wh_tls {
@@ -44,7 +55,19 @@ struct wh_tls {
     int fd;
     int small;     /* an answer under WH_TLS_SMALL since the last completion */
     int tcp_clear; /* TCP_CORK cleared after libmicrohttpd set it */
+    int rfd;            /* the socket the pull function reads, or -1 */
+    unsigned char *rbuf; /* WH_TLS_RBUF bytes, or NULL */
+    size_t rpos, rlen;  /* unread bytes: rbuf[rpos, rlen) */
 };
+
+/* wh_tls_attach installs the read-ahead on c's TLS session (call it once,
+ * when the connection starts; t must stay put until wh_tls_detach): 0, or
+ * RC_NOMEM with nothing changed (GnuTLS keeps reading the socket
+ * itself). */
+int wh_tls_attach(struct wh_tls *t, struct MHD_Connection *c);
+
+/* wh_tls_detach frees the buffer (the connection is closing). */
+void wh_tls_detach(struct wh_tls *t);
 
 /* wh_tls_cork corks c's TLS session for an answer body of body_len bytes
  * when body_len <= WH_TLS_CORK_MAX (1 if corked, else 0), and notes a
