@@ -677,8 +677,8 @@ acceptor_main(void *arg)
                 break; /* EAGAIN: done for now */
             }
             /* answers are written whole: no Nagle delay on their tail */
-            if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one,
-                           sizeof(one)) == 0)
+            if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) ==
+                0)
                 wh_sockopt_accepted(fd);
             pthread_mutex_lock(&s->mu);
             if (s->cur != NULL) {

@@ -55,9 +55,9 @@ struct wh_tls {
     int fd;
     int small;     /* an answer under WH_TLS_SMALL since the last completion */
     int tcp_clear; /* TCP_CORK cleared after libmicrohttpd set it */
-    int rfd;            /* the socket the pull function reads, or -1 */
+    int rfd;       /* the socket the pull function reads, or -1 */
     unsigned char *rbuf; /* WH_TLS_RBUF bytes, or NULL */
-    size_t rpos, rlen;  /* unread bytes: rbuf[rpos, rlen) */
+    size_t rpos, rlen;   /* unread bytes: rbuf[rpos, rlen) */
 };
 
 /* wh_tls_attach installs the read-ahead on c's TLS session (call it once,
