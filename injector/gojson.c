@@ -89,7 +89,6 @@ put_value(struct buf *out, const json_t *v, int go, int depth)
     const char *k;
     size_t kl, i;
     json_t *e; /* borrowed */
-    char num[32];
     int rc = 0, first = 1;
 
     if (depth > WRITE_MAX_DEPTH)
@@ -121,9 +120,7 @@ put_value(struct buf *out, const json_t *v, int go, int depth)
     case JSON_STRING:
         return put_str(out, json_string_value(v), json_string_length(v), go);
     case JSON_INTEGER:
-        snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT,
-                 json_integer_value(v));
-        return buf_addstr(out, num);
+        return buf_addll(out, (long long)json_integer_value(v));
     case JSON_TRUE:
         return buf_addstr(out, "true");
     case JSON_FALSE:

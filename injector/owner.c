@@ -158,7 +158,7 @@ inj_owner_uri(const struct inj_ctx *ctx, struct buf *out)
                       ? (char)(o->kind[i] - 'A' + 'a')
                       : o->kind[i];
     kind[i] = '\0';
-    return buf_addf(out, "kubernetes://apis/%s/namespaces/%s/%ss/%s",
-                    o->api_version, *ctx->ns ? ctx->ns : "default", kind,
-                    o->name);
+    return buf_addstrs(out, "kubernetes://apis/", o->api_version,
+                       "/namespaces/", *ctx->ns ? ctx->ns : "default", "/",
+                       kind, "s/", o->name, NULL);
 }

@@ -80,7 +80,7 @@ template_volumes(const struct inj_ctx *ctx)
     json_t *e;
 
     buf_init(&secret, 4096);
-    if (buf_addf(&secret, "istio.%s", service_account(ctx)) != 0)
+    if (buf_addstrs(&secret, "istio.", service_account(ctx), NULL) != 0)
         goto fail;
     fixed = fixed_volumes(ctx);
     v = json_array();
@@ -290,7 +290,7 @@ inj_add_metadata(struct inj_ctx *ctx)
 static int
 add_list(struct buf *b, const char *key, const json_t *names)
 {
-    int rc = buf_addf(b, "\"%s\":", key);
+    int rc = buf_addstrs(b, "\"", key, "\":", NULL);
 
     if (rc == 0 && json_array_size(names) == 0)
         return buf_addstr(b, "null");

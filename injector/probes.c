@@ -364,6 +364,19 @@ skipped(const char *name, const char *const *skip)
     return 0;
 }
 
+/* path3 writes prefix name "/" suffix into url, which has room for it (the
+ * caller checked name's length; prefix and suffix are ours) */
+static void
+path3(char *url, const char *prefix, const char *name, const char *suffix)
+{
+    size_t a = strlen(prefix), b = strlen(name), c = strlen(suffix);
+
+    memcpy(url, prefix, a);
+    memcpy(url + a, name, b);
+    url[a + b] = '/';
+    memcpy(url + a + b + 1, suffix, c + 1);
+}
+
 static int
 one_container(json_t *c, const char *const *skip, int status_port,
               json_t *probers)
@@ -385,7 +398,7 @@ one_container(json_t *c, const char *const *skip, int status_port,
         strlen(name) > NAME_MAX_BYTES || skipped(name, skip))
         return 0;
     for (size_t i = 0; i < sizeof(probes) / sizeof(probes[0]); i++) {
-        snprintf(url, sizeof(url), "/app-health/%s/%s", name, probes[i].suffix);
+        path3(url, "/app-health/", name, probes[i].suffix);
         rc = one_handler(c, probes[i].key, url, c, status_port, 1, probers);
         if (rc != 0)
             return rc;
@@ -394,8 +407,7 @@ one_container(json_t *c, const char *const *skip, int status_port,
     if (lc == NULL)
         return 0;
     for (size_t i = 0; i < sizeof(hooks) / sizeof(hooks[0]); i++) {
-        snprintf(url, sizeof(url), "/app-lifecycle/%s/%s", name,
-                 hooks[i].suffix);
+        path3(url, "/app-lifecycle/", name, hooks[i].suffix);
         rc = one_handler(lc, hooks[i].key, url, c, status_port, 0, probers);
         if (rc != 0)
             return rc;

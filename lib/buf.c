@@ -81,6 +81,42 @@ buf_addstr(struct buf *b, const char *s)
 }
 
 int
+buf_addstrs(struct buf *b, ...)
+{
+    size_t len0 = b->len;
+    const char *s;
+    va_list ap;
+    int rc = 0;
+
+    va_start(ap, b);
+    while (rc == 0 && (s = va_arg(ap, const char *)) != NULL)
+        rc = buf_add(b, s, strlen(s));
+    va_end(ap);
+    if (rc != 0 && b->ptr != NULL) { /* none: put b back as it was */
+        b->len = len0;
+        b->ptr[len0] = '\0';
+    }
+    return rc;
+}
+
+int
+buf_addll(struct buf *b, long long v)
+{
+    char d[24], *p = d + sizeof(d);
+    /* the magnitude as unsigned: -LLONG_MIN does not fit a long long */
+    unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v
+                                 : (unsigned long long)v;
+
+    do {
+        *--p = (char)('0' + u % 10);
+        u /= 10;
+    } while (u != 0);
+    if (v < 0)
+        *--p = '-';
+    return buf_add(b, p, (size_t)(d + sizeof(d) - p));
+}
+
+int
 buf_addc(struct buf *b, char c)
 {
     return buf_add(b, &c, 1);

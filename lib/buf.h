@@ -29,6 +29,11 @@ void buf_reset(struct buf *b);
 int buf_add(struct buf *b, const void *p, size_t n);
 int buf_addstr(struct buf *b, const char *s);
 int buf_addc(struct buf *b, char c);
+/* buf_addstrs appends the strings up to the NULL that ends the list, all or
+ * none (a format-free concatenation for request paths). */
+int buf_addstrs(struct buf *b, ...) __attribute__((sentinel));
+/* buf_addll appends v in decimal (what "%lld" writes). */
+int buf_addll(struct buf *b, long long v);
 int buf_addf(struct buf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 int buf_vaddf(struct buf *b, const char *fmt, va_list ap)

@@ -97,6 +97,20 @@ hex4(const char *s, unsigned *v)
     return 0;
 }
 
+/* special8: non-zero when the 8 bytes in x hold a byte below 0x20, a '"'
+ * or a '\\' (the three classic "has a zero byte" tests; a byte above one
+ * that fires may fire too, never one below it: callers look at the bytes
+ * one by one from the first word that is not clean). */
+static inline uint64_t
+special8(uint64_t x)
+{
+    const uint64_t ones = 0x0101010101010101ull, high = ones << 7;
+    uint64_t q = x ^ (ones * '"'), b = x ^ (ones * '\\');
+
+    return (((x - ones * 0x20) & ~x) | ((q - ones) & ~q) | ((b - ones) & ~b)) &
+           high;
+}
+
 /* scan_string reads the string whose opening quote is at r->p. Without
  * escapes *s points into the input; with escapes the decoded text is in
  * r->tmp. 0, or -1 (declined, or r->oom). */
@@ -109,6 +123,14 @@ scan_string(struct rd *r, const char **s, size_t *len)
     size_t o;
 
     for (;;) {
+        /* whole words of plain ASCII first (a high bit: UTF-8 to check) */
+        while (end - q >= 8) {
+            uint64_t x;
+            memcpy(&x, q, 8);
+            if ((special8(x) | (x & 0x8080808080808080ull)) != 0)
+                break;
+            q += 8;
+        }
         while (q < end && *q >= 0x20 && *q < 0x80 && *q != '"' && *q != '\\')
             q++;
         if (q >= end)
@@ -603,22 +625,17 @@ static const char esc[256] = {
     [30] = 'u',   [31] = 'u', ['"'] = '"', ['\\'] = '\\',
 };
 
-/* clean_run: the length of the prefix of p[0..n) that needs no escape.
- * Eight bytes at a time: a word has a byte below 0x20, a '"' or a '\\'
- * exactly when one of the three classic "has a zero byte" tests fires. */
+/* clean_run: the length of the prefix of p[0..n) that needs no escape,
+ * eight bytes at a time (special8). */
 static size_t
 clean_run(const char *p, size_t n)
 {
-    const uint64_t ones = 0x0101010101010101ull, high = ones << 7;
     size_t i = 0;
 
     for (; i + 8 <= n; i += 8) {
-        uint64_t x, q, b;
+        uint64_t x;
         memcpy(&x, p + i, 8);
-        q = x ^ (ones * '"');
-        b = x ^ (ones * '\\');
-        if ((((x - ones * 0x20) & ~x) | ((q - ones) & ~q) | ((b - ones) & ~b)) &
-            high)
+        if (special8(x) != 0)
             break;
     }
     while (i < n && esc[(unsigned char)p[i]] == 0)

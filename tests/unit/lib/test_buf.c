@@ -4,6 +4,9 @@
 #include "lib/mem.h"
 #include "lib/rc.h"
 
+#include <limits.h>
+#include <stdio.h>
+
 TEST(buf_appends_and_terminates)
 {
     struct buf b;
@@ -64,4 +67,38 @@ TEST(buf_take_moves_ownership)
     CHECK_INT(n, 3);
     CHECK(b.ptr == NULL && b.len == 0);
     mem_free(s);
+}
+
+TEST(buf_addstrs_concatenates_all_or_none)
+{
+    struct buf b;
+
+    buf_init(&b, 16);
+    CHECK_INT(buf_addstrs(&b, "istio.", "", "default", NULL), 0);
+    CHECK_STR(b.ptr, "istio.default");
+    CHECK_INT(buf_addstrs(&b, NULL), 0);
+    CHECK_STR(b.ptr, "istio.default");
+    /* the second piece passes the cap: the first is taken back too */
+    CHECK_INT(buf_addstrs(&b, "x", "yyyy", NULL), RC_LIMIT);
+    CHECK_STR(b.ptr, "istio.default");
+    CHECK_INT(b.len, 13);
+    buf_cleanup(&b);
+}
+
+TEST(buf_addll_writes_what_printf_writes)
+{
+    static const long long v[] = {0,  7,   -7,        10,         -10,
+                                  99, 100, 123456789, -987654321, LLONG_MAX,
+                                  LLONG_MIN};
+    struct buf b;
+    char want[32];
+
+    buf_init(&b, 0);
+    for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+        buf_reset(&b);
+        snprintf(want, sizeof(want), "%lld", v[i]);
+        CHECK_INT(buf_addll(&b, v[i]), 0);
+        CHECK_STR(b.ptr, want);
+    }
+    buf_cleanup(&b);
 }

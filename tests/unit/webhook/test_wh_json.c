@@ -117,6 +117,50 @@ TEST(parse_declines_what_it_leaves_to_jansson)
     }
 }
 
+/* at_every_offset: {"k":"aaa...<ins>aaa"} with ins at offsets 0..40 of a
+ * 48-byte string, so it falls in every lane of the 8-byte scan and in the
+ * tail; want 0: same text as jansson, RC_AGAIN: declined */
+static void
+at_every_offset(const char *ins, int want)
+{
+    for (size_t at = 0; at <= 40; at++) {
+        char doc[128];
+        size_t n = 0;
+
+        memcpy(doc, "{\"k\":\"", 6);
+        n = 6;
+        memset(doc + n, 'a', at);
+        n += at;
+        memcpy(doc + n, ins, strlen(ins));
+        n += strlen(ins);
+        memset(doc + n, 'b', 48 - at);
+        n += 48 - at;
+        memcpy(doc + n, "\"}", 2);
+        n += 2;
+        if (want == 0) {
+            same_as_jansson(doc, n);
+        } else {
+            json_t *v = NULL;
+            CHECK_INT(wh_json_parse(&v, doc, n, 96), want);
+            CHECK(v == NULL);
+        }
+    }
+}
+
+TEST(parse_strings_special_bytes_in_every_position)
+{
+    at_every_offset("", 0);
+    at_every_offset("\\\"", 0);        /* \" */
+    at_every_offset("\\n", 0);          /* \n */
+    at_every_offset("\\u00e9", 0);
+    at_every_offset("\xc3\xa9", 0);      /* UTF-8 */
+    at_every_offset("\xf0\x9f\x98\x80", 0);
+    at_every_offset("\x01", RC_AGAIN);   /* raw control character */
+    at_every_offset("\x1f", RC_AGAIN);
+    at_every_offset("\xff", RC_AGAIN);   /* not UTF-8 */
+    at_every_offset("\xc3", RC_AGAIN);   /* truncated sequence */
+}
+
 TEST(parse_depth_cap_counts_like_jutil_depth)
 {
     struct buf b;
