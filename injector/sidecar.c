@@ -139,8 +139,8 @@ pod_ports(const struct inj_ctx *ctx, struct buf *out)
                 json_t *f = json_object_get(port, order[k]); /* borrowed */
                 if (f == NULL)
                     continue;
-                rc = buf_addstrs(out, none ? "\"" : ",\"", order[k], "\":",
-                                 NULL);
+                rc = buf_addstrs(out, none ? "\"" : ",\"", order[k],
+                                 "\":", NULL);
                 rc = rc ? rc : inj_json_write(out, f, 0);
                 none = 0;
             }

@@ -104,8 +104,8 @@ buf_addll(struct buf *b, long long v)
 {
     char d[24], *p = d + sizeof(d);
     /* the magnitude as unsigned: -LLONG_MIN does not fit a long long */
-    unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v
-                                 : (unsigned long long)v;
+    unsigned long long u =
+        v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
 
     do {
         *--p = (char)('0' + u % 10);

@@ -87,8 +87,9 @@ TEST(b64_binary_roundtrip_keeps_nul_bytes)
 static void
 ref_encode(char *w, const unsigned char *s, size_t n)
 {
-    static const char a[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-                            "0123456789+/";
+    static const char a[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+        "0123456789+/";
     size_t bits = n * 8, g;
 
     for (g = 0; g * 6 < bits; g++) {

@@ -87,9 +87,9 @@ TEST(buf_addstrs_concatenates_all_or_none)
 
 TEST(buf_addll_writes_what_printf_writes)
 {
-    static const long long v[] = {0,  7,   -7,        10,         -10,
-                                  99, 100, 123456789, -987654321, LLONG_MAX,
-                                  LLONG_MIN};
+    static const long long v[] = {0,          7,         -7,       10,
+                                  -10,        99,        100,      123456789,
+                                  -987654321, LLONG_MAX, LLONG_MIN};
     struct buf b;
     char want[32];
 

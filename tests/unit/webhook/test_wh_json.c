@@ -150,15 +150,15 @@ at_every_offset(const char *ins, int want)
 TEST(parse_strings_special_bytes_in_every_position)
 {
     at_every_offset("", 0);
-    at_every_offset("\\\"", 0);        /* \" */
-    at_every_offset("\\n", 0);          /* \n */
+    at_every_offset("\\\"", 0); /* \" */
+    at_every_offset("\\n", 0);  /* \n */
     at_every_offset("\\u00e9", 0);
-    at_every_offset("\xc3\xa9", 0);      /* UTF-8 */
+    at_every_offset("\xc3\xa9", 0); /* UTF-8 */
     at_every_offset("\xf0\x9f\x98\x80", 0);
-    at_every_offset("\x01", RC_AGAIN);   /* raw control character */
+    at_every_offset("\x01", RC_AGAIN); /* raw control character */
     at_every_offset("\x1f", RC_AGAIN);
-    at_every_offset("\xff", RC_AGAIN);   /* not UTF-8 */
-    at_every_offset("\xc3", RC_AGAIN);   /* truncated sequence */
+    at_every_offset("\xff", RC_AGAIN); /* not UTF-8 */
+    at_every_offset("\xc3", RC_AGAIN); /* truncated sequence */
 }
 
 TEST(parse_depth_cap_counts_like_jutil_depth)
