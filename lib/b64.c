@@ -137,20 +137,16 @@ b64_encode_raw(char *w, const void *in, size_t n)
     i = 0;
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
     /* two quanta per step: one 8-byte load (its top 6 bytes are the
-     * input, so 8 must be readable), four table loads, one 8-byte store */
+     * input, so 8 must be readable), four table loads and 2-byte stores */
     for (; i + 8 <= n; i += 6) {
-        uint64_t v, o;
-        uint16_t p0, p1, p2, p3;
+        uint64_t v;
 
         memcpy(&v, s + i, 8);
         v = __builtin_bswap64(v);
-        memcpy(&p0, pairs[v >> 52], 2);
-        memcpy(&p1, pairs[(v >> 40) & 4095], 2);
-        memcpy(&p2, pairs[(v >> 28) & 4095], 2);
-        memcpy(&p3, pairs[(v >> 16) & 4095], 2);
-        o = (uint64_t)p0 | (uint64_t)p1 << 16 | (uint64_t)p2 << 32 |
-            (uint64_t)p3 << 48;
-        memcpy(w, &o, 8);
+        memcpy(w, pairs[v >> 52], 2);
+        memcpy(w + 2, pairs[(v >> 40) & 4095], 2);
+        memcpy(w + 4, pairs[(v >> 28) & 4095], 2);
+        memcpy(w + 6, pairs[(v >> 16) & 4095], 2);
         w += 8;
     }
 #endif

@@ -299,26 +299,37 @@ mem_free(void *p)
     free(p);
 }
 
-static void *
-jansson_alloc(size_t n)
+/* jansson_slow: everything but a bump in the current block (kept out of
+ * line so that the common case below saves no registers) */
+static __attribute__((noinline)) void *
+jansson_slow(size_t n)
 {
     if (A.depth > 0 && n <= MEM_ARENA_MAX) {
         void *p;
         if (atomic_load_explicit(&fail_countdown, memory_order_relaxed) != 0 &&
             should_fail())
             return NULL;
-#ifndef MZ_ASAN
-        /* the common case inline: room in the current block */
-        struct ablock *b = A.head;
-        size_t r = (n + 15) & ~(size_t)15;
-        if (b != NULL && r != 0 && b->size - b->used >= r)
-            return bump(b, r);
-#endif
         if ((p = arena_alloc(n ? n : 1)) != NULL)
             return p;
         return seen(malloc(n ? n : 1)); /* should_fail was asked above */
     }
     return mem_alloc(n);
+}
+
+static void *
+jansson_alloc(size_t n)
+{
+#ifndef MZ_ASAN
+    /* the common case inline: in an arena, room in the current block, no
+     * fault injection armed */
+    struct ablock *b = A.head;
+    size_t r = (n + 15) & ~(size_t)15;
+
+    if (A.depth > 0 && b != NULL && r != 0 && b->size - b->used >= r &&
+        atomic_load_explicit(&fail_countdown, memory_order_relaxed) == 0)
+        return bump(b, r);
+#endif
+    return jansson_slow(n);
 }
 
 void
