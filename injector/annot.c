@@ -322,14 +322,14 @@ validate_all(struct inj_ctx *ctx, json_t **pc_overlay)
 static const char *
 annot_or(const struct inj_ctx *ctx, const char *key, const char *def)
 {
-    const char *v = jutil_str(ctx->annots, key);
+    const char *v = inj_annot(ctx, key);
     return v ? v : def;
 }
 
 static int
 num_or(const struct inj_ctx *ctx, const char *key, int def)
 {
-    const char *v = jutil_str(ctx->annots, key);
+    const char *v = inj_annot(ctx, key);
     uint32_t u;
 
     if (v != NULL && inj_val_uint32(v, &u) == 0 && u <= 0x7fffffff)
@@ -345,9 +345,8 @@ static int
 resolve_image(struct inj_ctx *ctx)
 {
     const struct inj_vals *cv = &ctx->cfg->v;
-    const char *img = jutil_str(ctx->annots, "sidecar.istio.io/proxyImage");
-    const char *type =
-        jutil_str(ctx->annots, "sidecar.istio.io/proxyImageType");
+    const char *img = inj_annot(ctx, "sidecar.istio.io/proxyImage");
+    const char *type = inj_annot(ctx, "sidecar.istio.io/proxyImageType");
 
     if (img != NULL && strchr(img, '/') != NULL) {
         ctx->p.proxy_image = img;
@@ -396,7 +395,7 @@ inj_params_resolve(struct inj_ctx *ctx)
         p->interception = "REDIRECT";
     p->interception = annot_or(ctx, A_INTERCEPTION, p->interception);
     p->status_port = cv->status_port;
-    v = jutil_str(ctx->annots, A_STATUS_PORT);
+    v = inj_annot(ctx, A_STATUS_PORT);
     if (v != NULL)
         inj_val_port(v, &p->status_port);
     p->readiness_delay = num_or(ctx, A_R_DELAY, cv->readiness_delay);
@@ -425,22 +424,22 @@ inj_params_resolve(struct inj_ctx *ctx)
         annot_or(ctx, "sidecar.istio.io/agentLogLevel", cv->log_level);
     v = annot_or(ctx, "sidecar.istio.io/bootstrapOverride", NULL);
     p->bootstrap_override = v && *v ? v : NULL;
-    v = jutil_str(ctx->annots, "sidecar.istio.io/capNetBindService");
+    v = inj_annot(ctx, "sidecar.istio.io/capNetBindService");
     p->cap_net_bind = v ? strcmp(v, "true") == 0 : cv->cap_net_bind;
     j = json_object_get(pc, "holdApplicationUntilProxyStarts");
     p->hold = json_is_boolean(j) ? json_is_true(j) : cv->hold;
     p->rewrite_probes = cv->rewrite_probes;
-    v = jutil_str(ctx->annots, "sidecar.istio.io/rewriteAppHTTPProbers");
+    v = inj_annot(ctx, "sidecar.istio.io/rewriteAppHTTPProbers");
     if (v != NULL && inj_parse_bool(v, &b) == 0)
         p->rewrite_probes = b;
     p->prom_merge = cv->prom_merge;
     j = json_object_get(pc, "concurrency");
     p->has_concurrency = json_is_integer(j);
     p->concurrency = json_is_integer(j) ? json_integer_value(j) : 0;
-    p->cpu = jutil_str(ctx->annots, A_CPU);
-    p->mem = jutil_str(ctx->annots, A_MEM);
-    p->cpu_limit = jutil_str(ctx->annots, A_CPU_LIMIT);
-    p->mem_limit = jutil_str(ctx->annots, A_MEM_LIMIT);
+    p->cpu = inj_annot(ctx, A_CPU);
+    p->mem = inj_annot(ctx, A_MEM);
+    p->cpu_limit = inj_annot(ctx, A_CPU_LIMIT);
+    p->mem_limit = inj_annot(ctx, A_MEM_LIMIT);
     return resolve_image(ctx);
 }
 

@@ -199,6 +199,12 @@ int inj_apply_override(json_t *tmpl, const json_t *user);
 int inj_overrides_annotate(struct inj_ctx *ctx);
 
 /* util (inj_util.c) */
+/* inj_annot: the string value of the pod's annotation key, or NULL (what
+ * jutil_str(ctx->annots, key) gives). A pod has few annotations and the
+ * injector asks for ~50 keys: up to INJ_ANNOT_SCAN of them are compared
+ * by length and bytes instead of hashing key each time. */
+#define INJ_ANNOT_SCAN 4
+const char *inj_annot(const struct inj_ctx *ctx, const char *key);
 json_t *inj_arr_find(const json_t *arr, const char *name, size_t *idx);
 int inj_arr_remove_names(json_t *arr, const json_t *names);
 int inj_env_set(json_t *env, const char *name, const char *value);

@@ -72,6 +72,26 @@ inj_str_array(const char *const *items)
     return a;
 }
 
+const char *
+inj_annot(const struct inj_ctx *ctx, const char *key)
+{
+    json_t *a = ctx->annots; /* borrowed */
+    size_t n = json_object_size(a), kl;
+
+    if (n == 0)
+        return NULL;
+    if (n > INJ_ANNOT_SCAN)
+        return jutil_str(a, key);
+    kl = strlen(key);
+    for (void *it = json_object_iter(a); it != NULL;
+         it = json_object_iter_next(a, it)) {
+        if (json_object_iter_key_len(it) == kl &&
+            memcmp(json_object_iter_key(it), key, kl) == 0)
+            return json_string_value(json_object_iter_value(it));
+    }
+    return NULL;
+}
+
 json_t *
 inj_arr_find(const json_t *arr, const char *name, size_t *idx)
 {

@@ -277,11 +277,11 @@ inj_add_metadata(struct inj_ctx *ctx)
             : jutil_set_str(ctx->annots, "istio.io/rev",
                             rev[0] ? rev : "default");
     if (rc == 0 && dc != NULL &&
-        !jutil_str(ctx->annots, "kubectl.kubernetes.io/default-logs-container"))
+        !inj_annot(ctx, "kubectl.kubernetes.io/default-logs-container"))
         rc = jutil_set_str(ctx->annots,
                            "kubectl.kubernetes.io/default-logs-container", dc);
     if (rc == 0 && dc != NULL &&
-        !jutil_str(ctx->annots, "kubectl.kubernetes.io/default-container"))
+        !inj_annot(ctx, "kubectl.kubernetes.io/default-container"))
         rc = jutil_set_str(ctx->annots,
                            "kubectl.kubernetes.io/default-container", dc);
     return rc;

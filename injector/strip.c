@@ -251,7 +251,7 @@ static int
 reinsert_overrides(struct inj_ctx *ctx)
 {
     static const char *const lists[] = {"containers", "initContainers"};
-    const char *s = jutil_str(ctx->annots, INJ_OVERRIDES_ANNOT);
+    const char *s = inj_annot(ctx, INJ_OVERRIDES_ANNOT);
     json_t *ov = NULL; /* owned */
     int rc = 0;
 
@@ -295,7 +295,7 @@ inj_strip(struct inj_ctx *ctx)
     json_t *probers = NULL, *prom = NULL; /* owned */
     int rc = 0;
 
-    if (parse_status(jutil_str(ctx->annots, INJ_STATUS_ANNOT), &st) != 0)
+    if (parse_status(inj_annot(ctx, INJ_STATUS_ANNOT), &st) != 0)
         return nomem();
     if (st == NULL)
         return 0;

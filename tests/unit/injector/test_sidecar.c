@@ -723,3 +723,53 @@ TEST(cap_net_bind_service)
     CHECK_INT(json_integer_value(json_object_get(sc, "runAsUser")), 0);
     inj_result_cleanup(&r);
 }
+
+/* annots_pod: a pod whose annotations are nfill near-miss keys of
+ * sidecar.istio.io/logLevel (plus that key = debug when with_key), as
+ * JSON text in buf */
+static const char *
+annots_pod(char *buf, size_t cap, int nfill, int with_key)
+{
+    static const char *const fill[] = {"sidecar.istio.io/logLeve",
+                                       "sidecar.istio.io/logLevelX",
+                                       "sidecar.istio.io/LogLevel",
+                                       "xidecar.istio.io/logLevel",
+                                       "a",
+                                       "example.com/note",
+                                       "sidecar.istio.io/logLevel/"};
+    size_t n = (size_t)snprintf(buf, cap,
+                                "{\"metadata\":{\"name\":\"p\","
+                                "\"annotations\":{");
+
+    for (int i = 0; i < nfill; i++)
+        n += (size_t)snprintf(buf + n, cap - n, "%s\"%s\":\"trace\"",
+                              i ? "," : "", fill[i]);
+    if (with_key)
+        n += (size_t)snprintf(buf + n, cap - n,
+                              "%s\"sidecar.istio.io/logLevel\":\"debug\"",
+                              nfill ? "," : "");
+    snprintf(buf + n, cap - n,
+             "}},\"spec\":{\"containers\":[{\"name\":\"app\"}]}}");
+    return buf;
+}
+
+/* few annotations are compared one by one, many are hashed (inj_annot):
+ * both find exactly the key, never a near miss */
+TEST(proxy_annotation_found_among_few_and_many)
+{
+    char text[2048];
+
+    for (int nfill = 0; nfill <= 7; nfill++) {
+        for (int with_key = 0; with_key <= 1; with_key++) {
+            struct inj_result r;
+
+            REQUIRE(it_inject_json(
+                        NULL, annots_pod(text, sizeof(text), nfill, with_key),
+                        &r) == 0);
+            CHECK_CONTAINS(ARGS(it_proxy(r.pod)),
+                           with_key ? "--proxyLogLevel=debug "
+                                    : "--proxyLogLevel=warning ");
+            inj_result_cleanup(&r);
+        }
+    }
+}
