@@ -199,6 +199,13 @@ int inj_apply_override(json_t *tmpl, const json_t *user);
 int inj_overrides_annotate(struct inj_ctx *ctx);
 
 /* util (inj_util.c) */
+/* inj_str: a new JSON string of s (NULL on NOMEM) without jansson's UTF-8
+ * check. Every string the injector makes is a jansson string (checked when
+ * it was made), an ASCII literal or number, or a concatenation of these:
+ * valid UTF-8. ASan and fuzzing builds check anyway and abort. */
+json_t *inj_str(const char *s);
+/* inj_set_str sets key to inj_str(s): 0 or RC_NOMEM. */
+int inj_set_str(json_t *obj, const char *key, const char *s);
 /* inj_annot: the string value of the pod's annotation key, or NULL (what
  * jutil_str(ctx->annots, key) gives). A pod has few annotations and the
  * injector asks for ~50 keys: up to INJ_ANNOT_SCAN of them are compared

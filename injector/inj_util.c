@@ -6,8 +6,10 @@
 #include "lib/errmsg.h"
 #include "lib/mem.h"
 #include "lib/rc.h"
+#include "lib/utf8.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static int
@@ -16,12 +18,31 @@ nomem(void)
     return errmsg_set(RC_NOMEM, "out of memory while injecting");
 }
 
+json_t *
+inj_str(const char *s)
+{
+    size_t n = strlen(s);
+
+#if defined(MZ_FUZZING) || defined(__SANITIZE_ADDRESS__)
+    if (!utf8_valid(s, n))
+        abort(); /* a string the injector made is not UTF-8: a bug */
+#endif
+    return json_stringn_nocheck(s, n);
+}
+
+/* keys are literals or keys of jansson objects: valid UTF-8 (inj_str) */
 int
 inj_set_new(json_t *obj, const char *key, json_t *v)
 {
-    if (v == NULL || json_object_set_new(obj, key, v) != 0)
+    if (v == NULL || json_object_set_new_nocheck(obj, key, v) != 0)
         return nomem();
     return 0;
+}
+
+int
+inj_set_str(json_t *obj, const char *key, const char *s)
+{
+    return inj_set_new(obj, key, inj_str(s));
 }
 
 int
@@ -47,7 +68,7 @@ inj_set_bool(json_t *obj, const char *key, int v)
 int
 inj_arr_append_str(json_t *arr, const char *s)
 {
-    return inj_append_new(arr, json_string(s));
+    return inj_append_new(arr, inj_str(s));
 }
 
 int
@@ -151,8 +172,8 @@ inj_env_add(json_t *env, const char *name, const char *value)
 {
     json_t *e = json_object(); /* owned */
 
-    if (e == NULL || json_object_set_new(e, "name", json_string(name)) != 0 ||
-        json_object_set_new(e, "value", json_string(value)) != 0) {
+    if (e == NULL || inj_set_new(e, "name", inj_str(name)) != 0 ||
+        inj_set_new(e, "value", inj_str(value)) != 0) {
         json_decref(e);
         return nomem();
     }
@@ -170,8 +191,8 @@ inj_env_set(json_t *env, const char *name, const char *value)
     if (e == NULL)
         return inj_env_add(env, name, value);
     e = json_object(); /* owned */
-    if (e == NULL || json_object_set_new(e, "name", json_string(name)) != 0 ||
-        json_object_set_new(e, "value", json_string(value)) != 0) {
+    if (e == NULL || inj_set_new(e, "name", inj_str(name)) != 0 ||
+        inj_set_new(e, "value", inj_str(value)) != 0) {
         json_decref(e);
         return nomem();
     }

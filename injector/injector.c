@@ -253,17 +253,17 @@ add_annotations(struct inj_ctx *ctx, struct names *nm)
         json_equal(nm->cont, kc->names[1]) &&
         json_equal(nm->vols, kc->names[2]) &&
         json_equal(nm->secrets, kc->names[3]))
-        rc = jutil_set_str(ctx->annots, INJ_STATUS_ANNOT, kc->status);
+        rc = inj_set_str(ctx->annots, INJ_STATUS_ANNOT, kc->status);
     else if (rc == 0)
         rc = inj_status_string(nm->init, nm->cont, nm->vols, nm->secrets,
                                ctx->cfg->v.revision, &status);
     if (rc == 0 && status != NULL)
-        rc = jutil_set_str(ctx->annots, INJ_STATUS_ANNOT, status);
+        rc = inj_set_str(ctx->annots, INJ_STATUS_ANNOT, status);
     mem_free(status);
     json_object_foreach((json_t *)ctx->cfg->injected_annotations, k, v)
     {
         if (rc == 0)
-            rc = jutil_set_str(ctx->annots, k, json_string_value(v));
+            rc = inj_set_str(ctx->annots, k, json_string_value(v));
     }
     return rc;
 }

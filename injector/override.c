@@ -167,7 +167,7 @@ inj_overrides_annotate(struct inj_ctx *ctx)
     s = jutil_dumps(ctx->overrides, 0);
     if (s == NULL)
         return nomem();
-    rc = jutil_set_str(ctx->annots, INJ_OVERRIDES_ANNOT, s);
+    rc = inj_set_str(ctx->annots, INJ_OVERRIDES_ANNOT, s);
     mem_free(s);
     return rc;
 }

@@ -107,10 +107,10 @@ template_volumes(const struct inj_ctx *ctx)
         for (size_t i = 0; i < n; i++) {
             json_t *vol = json_object(); /* owned */
             if (vol == NULL ||
-                json_object_set_new(vol, "name", json_string(keys[i])) != 0 ||
+                json_object_set_new(vol, "name", inj_str(keys[i])) != 0 ||
                 json_object_update(
                     vol, json_object_get(ctx->p.user_volumes, keys[i])) != 0 ||
-                json_object_set_new(vol, "name", json_string(keys[i])) != 0 ||
+                json_object_set_new(vol, "name", inj_str(keys[i])) != 0 ||
                 json_array_append_new(v, vol) != 0) {
                 json_decref(vol);
                 goto fail;
@@ -234,8 +234,8 @@ set_canonical_name(struct inj_ctx *ctx)
     t = mem_strndup(s, n);
     if (t == NULL)
         return nomem();
-    rc = inj_set_new(ctx->labels, "service.istio.io/canonical-name",
-                     json_string(t));
+    rc =
+        inj_set_new(ctx->labels, "service.istio.io/canonical-name", inj_str(t));
     mem_free(t);
     return rc;
 }
@@ -268,22 +268,22 @@ inj_add_metadata(struct inj_ctx *ctx)
     int rc = 0;
 
     if (jutil_str(ctx->labels, "security.istio.io/tlsMode") == NULL)
-        rc = jutil_set_str(ctx->labels, "security.istio.io/tlsMode", "istio");
+        rc = inj_set_str(ctx->labels, "security.istio.io/tlsMode", "istio");
     rc = rc ? rc : set_canonical_name(ctx);
     rc = rc ? rc
-            : jutil_set_str(ctx->labels, "service.istio.io/canonical-revision",
-                            first_label(ctx->labels, rev_keys, "latest"));
-    rc = rc ? rc
-            : jutil_set_str(ctx->annots, "istio.io/rev",
-                            rev[0] ? rev : "default");
+            : inj_set_str(ctx->labels, "service.istio.io/canonical-revision",
+                          first_label(ctx->labels, rev_keys, "latest"));
+    rc =
+        rc ? rc
+           : inj_set_str(ctx->annots, "istio.io/rev", rev[0] ? rev : "default");
     if (rc == 0 && dc != NULL &&
         !inj_annot(ctx, "kubectl.kubernetes.io/default-logs-container"))
-        rc = jutil_set_str(ctx->annots,
-                           "kubectl.kubernetes.io/default-logs-container", dc);
+        rc = inj_set_str(ctx->annots,
+                         "kubectl.kubernetes.io/default-logs-container", dc);
     if (rc == 0 && dc != NULL &&
         !inj_annot(ctx, "kubectl.kubernetes.io/default-container"))
-        rc = jutil_set_str(ctx->annots,
-                           "kubectl.kubernetes.io/default-container", dc);
+        rc = inj_set_str(ctx->annots, "kubectl.kubernetes.io/default-container",
+                         dc);
     return rc;
 }
 
@@ -304,7 +304,7 @@ int
 inj_status_string(json_t *init_names, json_t *cont_names, json_t *vol_names,
                   json_t *secret_names, const char *revision, char **out)
 {
-    json_t *rev = json_string(revision && *revision ? revision : "default");
+    json_t *rev = inj_str(revision && *revision ? revision : "default");
     struct buf b;
     int rc = rev ? 0 : RC_NOMEM;
 

@@ -112,7 +112,7 @@ opt_str(const json_t *obj, const char *key, const char **out)
 static int
 set_str(json_t *obj, const char *key, const char *s)
 {
-    return json_object_set_new(obj, key, json_string(s)) == 0 ? 0 : nomem();
+    return inj_set_str(obj, key, s);
 }
 
 /* copy_headers rebuilds httpHeaders as [{"name":..,"value":..}] (Go's
@@ -211,7 +211,7 @@ build_action(enum handler_kind k, const json_t *act, const json_t *container,
     }
     if (k == H_GRPC &&
         json_object_set_new(o, "service",
-                            service ? json_string(service) : json_null()) != 0)
+                            service ? inj_str(service) : json_null()) != 0)
         goto oom;
     *out = o;
     return 0;

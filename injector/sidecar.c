@@ -455,7 +455,7 @@ inj_build_proxy(struct inj_ctx *ctx, json_t **out)
     }
     rc = proxy_env(ctx, env);
     if (rc == 0 && v->pull_policy[0])
-        rc = jutil_set_str(c, "imagePullPolicy", v->pull_policy);
+        rc = inj_set_str(c, "imagePullPolicy", v->pull_policy);
     rc = rc ? rc : inj_set_new(c, "ports", ports(ctx));
     if (rc == 0 && v->lifecycle)
         rc = inj_set_new(c, "lifecycle",

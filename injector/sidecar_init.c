@@ -71,16 +71,16 @@ inj_resources(const struct inj_ctx *ctx, json_t **out)
         return nomem();
     if (p->cpu || p->mem) {
         req = json_object();
-        if (req == NULL || (p->cpu && jutil_set_str(req, "cpu", p->cpu)) ||
-            (p->mem && jutil_set_str(req, "memory", p->mem)) ||
+        if (req == NULL || (p->cpu && inj_set_str(req, "cpu", p->cpu)) ||
+            (p->mem && inj_set_str(req, "memory", p->mem)) ||
             json_object_set(r, "requests", req) != 0)
             err = 1;
     }
     if (!err && (p->cpu_limit || p->mem_limit)) {
         lim = json_object();
         if (lim == NULL ||
-            (p->cpu_limit && jutil_set_str(lim, "cpu", p->cpu_limit)) ||
-            (p->mem_limit && jutil_set_str(lim, "memory", p->mem_limit)) ||
+            (p->cpu_limit && inj_set_str(lim, "cpu", p->cpu_limit)) ||
+            (p->mem_limit && inj_set_str(lim, "memory", p->mem_limit)) ||
             json_object_set(r, "limits", lim) != 0)
             err = 1;
     }
@@ -241,10 +241,10 @@ inj_build_init(struct inj_ctx *ctx, json_t **out)
                   ctx->p.proxy_image, "args", init_args(ctx));
     if (c == NULL)
         return nomem();
-    rc = (v->pull_policy[0] &&
-          jutil_set_str(c, "imagePullPolicy", v->pull_policy))
-             ? RC_NOMEM
-             : 0;
+    rc =
+        (v->pull_policy[0] && inj_set_str(c, "imagePullPolicy", v->pull_policy))
+            ? RC_NOMEM
+            : 0;
     if (rc == 0 &&
         json_object_size(jutil_obj(ctx->p.proxy_config, "proxyMetadata")) > 0) {
         env = json_array();

@@ -218,7 +218,7 @@ restore_prometheus(json_t *annots, const json_t *old)
         json_object_del(annots, map[i][1]);
     for (size_t i = 0; i < 4; i++) {
         const char *v = jutil_str(old, map[i][0]);
-        if (v != NULL && *v != '\0' && jutil_set_str(annots, map[i][1], v) != 0)
+        if (v != NULL && *v != '\0' && inj_set_str(annots, map[i][1], v) != 0)
             return RC_NOMEM;
     }
     return 0;

@@ -19,6 +19,7 @@
 #include "lib/errmsg.h"
 #include "lib/jpatch.h"
 #include "lib/mem.h"
+#include "lib/utf8.h"
 #include "lib/rc.h"
 
 #include <errno.h>
@@ -45,36 +46,6 @@ skip_ws(struct rd *r)
     while (r->p < r->end &&
            (*r->p == ' ' || *r->p == '\n' || *r->p == '\r' || *r->p == '\t'))
         r->p++;
-}
-
-/* utf8_len returns the length of the valid UTF-8 sequence at s (at most
- * avail bytes, first byte >= 0x80), or 0 when it is invalid: overlong,
- * a surrogate, above U+10FFFF or cut short (jansson's rules). */
-static size_t
-utf8_len(const unsigned char *s, size_t avail)
-{
-    unsigned c = s[0], v;
-    size_t n;
-
-    if (c >= 0xc2 && c <= 0xdf)
-        n = 2, v = c & 0x1f;
-    else if (c >= 0xe0 && c <= 0xef)
-        n = 3, v = c & 0x0f;
-    else if (c >= 0xf0 && c <= 0xf4)
-        n = 4, v = c & 0x07;
-    else
-        return 0;
-    if (avail < n)
-        return 0;
-    for (size_t i = 1; i < n; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-        v = (v << 6) | (s[i] & 0x3f);
-    }
-    if ((n == 3 && (v < 0x800 || (v >= 0xd800 && v <= 0xdfff))) ||
-        (n == 4 && (v < 0x10000 || v > 0x10ffff)))
-        return 0;
-    return n;
 }
 
 static int
@@ -146,7 +117,7 @@ scan_string(struct rd *r, const char **s, size_t *len)
         if (*q < 0x20)
             return -1; /* control character */
         {
-            size_t k = utf8_len(q, (size_t)(end - q));
+            size_t k = utf8_seq_len(q, (size_t)(end - q));
             if (k == 0)
                 return -1;
             q += k;
@@ -186,7 +157,7 @@ scan_string(struct rd *r, const char **s, size_t *len)
         if (c < 0x20)
             return -1;
         if (c >= 0x80) {
-            size_t k = utf8_len(q, (size_t)(end - q));
+            size_t k = utf8_seq_len(q, (size_t)(end - q));
             if (k == 0)
                 return -1;
             memcpy(r->tmp + o, q, k);
