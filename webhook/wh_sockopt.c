@@ -6,6 +6,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdatomic.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -40,9 +41,12 @@ next_setsockopt(int fd, int level, int name, const void *val, socklen_t len)
 static int
 flag_value(const void *val, socklen_t len, int *on)
 {
+    int v;
+
     if (val == NULL || len < (socklen_t)sizeof(int))
         return -1;
-    *on = *(const int *)val != 0;
+    memcpy(&v, val, sizeof(v));
+    *on = v != 0;
     return 0;
 }
 
