@@ -202,7 +202,8 @@ int inj_overrides_annotate(struct inj_ctx *ctx);
 /* inj_str: a new JSON string of s (NULL on NOMEM) without jansson's UTF-8
  * check. Every string the injector makes is a jansson string (checked when
  * it was made), an ASCII literal or number, or a concatenation of these:
- * valid UTF-8. ASan and fuzzing builds check anyway and abort. */
+ * valid UTF-8. ASan and fuzzing builds check anyway and abort. s may be
+ * NULL (then NULL, as json_string). */
 json_t *inj_str(const char *s);
 /* inj_set_str sets key to inj_str(s): 0 or RC_NOMEM. */
 int inj_set_str(json_t *obj, const char *key, const char *s);

@@ -640,7 +640,6 @@ static void *
 acceptor_main(void *arg)
 {
     struct wh_server *s = arg;
-    int one = 1;
 
     for (;;) {
         struct pollfd pf[2] = {{s->wake_fd, POLLIN, 0},
@@ -677,15 +676,12 @@ acceptor_main(void *arg)
                 break; /* EAGAIN: done for now */
             }
             /* answers are written whole: no Nagle delay on their tail */
-            if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) ==
-                0)
-                wh_sockopt_accepted(fd);
+            (void)wh_sockopt_accept(fd);
             pthread_mutex_lock(&s->mu);
             if (s->cur != NULL) {
-                /* on failure MHD has closed fd */
-                if (MHD_add_connection(s->cur->d, fd, (struct sockaddr *)&ss,
-                                       sl) != MHD_YES)
-                    wh_sockopt_closed(fd);
+                /* on failure MHD has closed fd (the next accept of the
+                 * number resets its state) */
+                MHD_add_connection(s->cur->d, fd, (struct sockaddr *)&ss, sl);
             } else {
                 wh_sockopt_closed(fd);
                 close(fd);

@@ -12,9 +12,10 @@
 #include <unistd.h>
 
 enum {
-    KNOWN = 1,   /* the bits below are the socket's real state */
+    KNOWN = 1,   /* NODELAY and CORK are the socket's real state */
     NODELAY = 2, /* TCP_NODELAY on */
     CORK = 4,    /* TCP_CORK on */
+    HELD = 8,    /* the answer being written is in GnuTLS's corked buffer */
 };
 
 typedef int (*setsockopt_fn)(int, int, int, const void *, socklen_t);
@@ -62,7 +63,7 @@ setsockopt(int fd, int level, int name, const void *val, socklen_t len)
         flag_value(val, len, &on) != 0)
         return next_setsockopt(fd, level, name, val, len);
     st = atomic_load_explicit(&state[fd], memory_order_relaxed);
-    if (name == TCP_NODELAY && on && st == (KNOWN | NODELAY)) {
+    if (name == TCP_NODELAY && on && st == (KNOWN | NODELAY | HELD)) {
         atomic_fetch_add_explicit(&skipped, 1, memory_order_relaxed);
         return 0;
     }
@@ -71,19 +72,37 @@ setsockopt(int fd, int level, int name, const void *val, socklen_t len)
         return rc;
     bit = name == TCP_NODELAY ? NODELAY : CORK;
     if (rc != 0)
-        st = 0; /* the socket's state is not certain any more */
+        st &= HELD; /* the socket's state is not certain any more */
     else
         st = on ? (unsigned char)(st | bit) : (unsigned char)(st & ~bit);
     atomic_store_explicit(&state[fd], st, memory_order_relaxed);
     return rc;
 }
 
-void
-wh_sockopt_accepted(int fd)
+int
+wh_sockopt_accept(int fd)
 {
+    const int one = 1;
+    /* libc's call, not ours: a state left by an fd number that was closed
+     * without wh_sockopt_closed must not skip this one */
+    int rc = next_setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+
     if (fd >= 0 && fd < WH_SOCKOPT_FDS)
-        atomic_store_explicit(&state[fd], KNOWN | NODELAY,
+        atomic_store_explicit(&state[fd], rc == 0 ? KNOWN | NODELAY : 0,
                               memory_order_relaxed);
+    return rc;
+}
+
+void
+wh_sockopt_hold(int fd, int held)
+{
+    unsigned char st;
+
+    if (fd < 0 || fd >= WH_SOCKOPT_FDS)
+        return;
+    st = atomic_load_explicit(&state[fd], memory_order_relaxed);
+    st = held ? (unsigned char)(st | HELD) : (unsigned char)(st & ~HELD);
+    atomic_store_explicit(&state[fd], st, memory_order_relaxed);
 }
 
 void

@@ -3,6 +3,7 @@
 #include "lib/clock.h"
 #include "lib/mem.h"
 #include "lib/rc.h"
+#include "webhook/wh_sockopt.h"
 
 #include <errno.h>
 #include <gnutls/gnutls.h>
@@ -97,6 +98,7 @@ wh_tls_cork(struct wh_tls *t, struct MHD_Connection *c, size_t body_len)
     t->session = si->tls_session;
     t->fd = fi->connect_fd;
     gnutls_record_cork(t->session);
+    wh_sockopt_hold(t->fd, 1);
     return 1;
 }
 
@@ -110,6 +112,7 @@ wh_tls_flush(struct wh_tls *t)
     if (s == NULL)
         return 0;
     t->session = NULL;
+    wh_sockopt_hold(t->fd, 0); /* the bytes go to the kernel now */
     ret = gnutls_record_uncork(s, 0);
     if (ret >= 0 && gnutls_record_check_corked(s) == 0)
         return 0;
