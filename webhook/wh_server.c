@@ -31,6 +31,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <microhttpd.h>
 #include <netdb.h>
 #include <pthread.h>
@@ -52,6 +53,8 @@ struct slot {
     int fd;               /* our dup of the listening socket, handed to MHD */
     char *cert, *key;     /* PEM copies, alive as long as the daemon */
     atomic_int conns;     /* open connections (MHD_OPTION_NOTIFY_CONNECTION) */
+    atomic_int handed;    /* sockets given to the daemon, not yet closed:
+                           * the acceptor's --max-connections count */
     uint64_t deadline_ms; /* draining: stopped at this time at the latest */
     struct wh_server *srv;
     struct slot *next;
@@ -479,6 +482,7 @@ conn_notify(void *cls, struct MHD_Connection *c, void **socket_context,
         /* libmicrohttpd closes the fd after this notification */
         if (fi != NULL)
             wh_sockopt_closed(fi->connect_fd);
+        atomic_fetch_sub(&sl->handed, 1);
         cn = *socket_context;
         *socket_context = NULL;
         if (cn != NULL) {
@@ -678,10 +682,19 @@ acceptor_main(void *arg)
             /* answers are written whole: no Nagle delay on their tail */
             (void)wh_sockopt_accept(fd);
             pthread_mutex_lock(&s->mu);
-            if (s->cur != NULL) {
+            if (s->cur != NULL &&
+                atomic_load(&s->cur->handed) >= s->o.max_conns) {
+                /* full: refused here, never by libmicrohttpd (whose own
+                 * limit is set out of reach, see slot_start) */
+                wh_sockopt_closed(fd);
+                close(fd);
+            } else if (s->cur != NULL) {
+                atomic_fetch_add(&s->cur->handed, 1);
                 /* on failure MHD has closed fd (the next accept of the
                  * number resets its state) */
-                MHD_add_connection(s->cur->d, fd, (struct sockaddr *)&ss, sl);
+                if (MHD_add_connection(s->cur->d, fd, (struct sockaddr *)&ss,
+                                       sl) != MHD_YES)
+                    atomic_fetch_sub(&s->cur->handed, 1);
             } else {
                 wh_sockopt_closed(fd);
                 close(fd);
@@ -767,6 +780,17 @@ slot_free(struct slot *sl)
     mem_free(sl);
 }
 
+/* mhd_limit: libmicrohttpd's connection limit, out of the acceptor's reach
+ * (see slot_start) */
+static unsigned
+mhd_limit(const struct wh_server *s)
+{
+    unsigned long long n =
+        ((unsigned long long)s->o.max_conns + 1) * (unsigned)s->threads;
+
+    return n > UINT_MAX / 2 ? UINT_MAX / 2 : (unsigned)n;
+}
+
 static int
 slot_start(struct wh_server *s, struct slot *sl)
 {
@@ -782,7 +806,13 @@ slot_start(struct wh_server *s, struct slot *sl)
     OPT(MHD_OPTION_HTTPS_MEM_KEY, 0, sl->key);
     OPT(MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)s->o.tls_priorities);
     OPT(MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)s->o.idle_timeout_s, NULL);
-    OPT(MHD_OPTION_CONNECTION_LIMIT, (intptr_t)s->o.max_conns, NULL);
+    /* The acceptor enforces --max-connections (slot.handed). libmicrohttpd
+     * 0.9.75 must never reach its own limit: when a connection added with
+     * MHD_add_connection meets it, new_connection_process_ returns with
+     * cleanup_connection_mutex still locked and the worker deadlocks on
+     * its next lock (every connection then hangs, SIGTERM included). Each
+     * pool worker gets limit/threads, and all sockets may land on one. */
+    OPT(MHD_OPTION_CONNECTION_LIMIT, (intptr_t)mhd_limit(s), NULL);
     /* MHD zeroes a connection's whole memory pool after every request:
      * the 32 KiB default cost a 32 KiB memset (and the L1 cache) per
      * request; 16 KiB holds the headers of any real request and the read
