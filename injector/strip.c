@@ -101,8 +101,12 @@ restore_handler(json_t *h, const char *path, const json_t *probers)
 
     if (!json_is_object(stored) || hp == NULL || strcmp(hp, path) != 0)
         return 0;
+    /* a record without a port (never written by an injector; a damaged
+     * env) would put back a handler Kubernetes refuses and that the
+     * rewrite then leaves alone: the rewritten probe stays instead */
     for (size_t i = 0; i < 3; i++)
-        found |= json_is_object(json_object_get(stored, kinds[i]));
+        found |=
+            json_object_get(json_object_get(stored, kinds[i]), "port") != NULL;
     if (!found)
         return 0;
     for (size_t i = 0; i < 3; i++) {

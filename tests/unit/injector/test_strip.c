@@ -376,3 +376,29 @@ TEST(strip_prometheus_status_port_pod_admitted)
     json_decref(pod);
     inj_config_free(cfg);
 }
+
+/* A damaged ISTIO_KUBE_APP_PROBERS record (no port; found by fuzz_inject)
+ * for a path the pod's probe now has: restoring it would put back a
+ * handler Kubernetes refuses, which the rewrite then leaves alone, so a
+ * second injection differed from the first. The rewritten probe stays. */
+TEST(strip_damaged_probers_record_is_not_restored)
+{
+    struct inj_config *cfg = it_config();
+    struct inj_result r1, r2;
+    json_t *hello;
+
+    REQUIRE(cfg != NULL);
+    REQUIRE(it_inject_fixture(cfg, "damaged-probers", &r1) == 0);
+    hello = it_container(r1.pod, "spec.containers", "hello");
+    CHECK_STR(jutil_path_str(hello, "readinessProbe.httpGet.path"),
+              "/app-health/hello/readyz");
+    CHECK_INT(
+        json_integer_value(jutil_path(hello, "readinessProbe.httpGet.port")),
+        123);
+    memset(&r2, 0, sizeof(r2));
+    REQUIRE(it_inject(cfg, r1.pod, &r2) == 0);
+    CHECK(json_equal(r1.pod, r2.pod));
+    inj_result_cleanup(&r2);
+    inj_result_cleanup(&r1);
+    inj_config_free(cfg);
+}
