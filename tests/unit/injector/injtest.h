@@ -144,6 +144,15 @@ it_inject_json(const struct inj_config *cfg, const char *text,
     return rc;
 }
 
+/* CHECK_HTTP_GET: container c's probe (a literal key) is an httpGet on
+ * want_path and want_port. */
+#define CHECK_HTTP_GET(c, probe, want_path, want_port)                         \
+    do {                                                                       \
+        CHECK_STR(jutil_path_str((c), probe ".httpGet.path"), (want_path));    \
+        CHECK_INT(json_integer_value(jutil_path((c), probe ".httpGet.port")),  \
+                  (want_port));                                                \
+    } while (0)
+
 /* Borrowed look-ups into an injected pod. */
 static inline json_t *
 it_container(const json_t *pod, const char *list, const char *name)

@@ -308,11 +308,7 @@ TEST(probe_rewriting_and_probers_env)
               "{\"port\":93}},\"/app-lifecycle/hello/prestopz\":"
               "{\"httpGet\":{\"port\":91}}}");
     hello = it_container(r.pod, "spec.containers", "hello");
-    CHECK_STR(jutil_path_str(hello, "readinessProbe.httpGet.path"),
-              "/app-health/hello/readyz");
-    CHECK_INT(
-        json_integer_value(jutil_path(hello, "readinessProbe.httpGet.port")),
-        15020);
+    CHECK_HTTP_GET(hello, "readinessProbe", "/app-health/hello/readyz", 15020);
     /* exec probes left alone */
     CHECK(jutil_path(it_container(r.pod, "spec.containers", "world"),
                      "readinessProbe.exec") != NULL);

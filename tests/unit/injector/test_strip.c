@@ -44,11 +44,7 @@ TEST(strip_istio_injected_pod_merge_probers)
     CHECK(json_object_get(probers, "/app-health/gone/livez") != NULL);
     json_decref(probers);
     hello = it_container(r.pod, "spec.containers", "hello");
-    CHECK_STR(jutil_path_str(hello, "livenessProbe.httpGet.path"),
-              "/app-health/hello/livez");
-    CHECK_INT(
-        json_integer_value(jutil_path(hello, "livenessProbe.httpGet.port")),
-        15020);
+    CHECK_HTTP_GET(hello, "livenessProbe", "/app-health/hello/livez", 15020);
     CHECK_STR(it_annot(r.pod, "prometheus.io/port"), "15020");
     CHECK_STR(it_annot(r.pod, "prometheus.io/path"), "/stats/prometheus");
     /* the app had no Prometheus annotations: Istio writes no env */
@@ -390,11 +386,7 @@ TEST(strip_damaged_probers_record_is_not_restored)
     REQUIRE(cfg != NULL);
     REQUIRE(it_inject_fixture(cfg, "damaged-probers", &r1) == 0);
     hello = it_container(r1.pod, "spec.containers", "hello");
-    CHECK_STR(jutil_path_str(hello, "readinessProbe.httpGet.path"),
-              "/app-health/hello/readyz");
-    CHECK_INT(
-        json_integer_value(jutil_path(hello, "readinessProbe.httpGet.port")),
-        123);
+    CHECK_HTTP_GET(hello, "readinessProbe", "/app-health/hello/readyz", 123);
     memset(&r2, 0, sizeof(r2));
     REQUIRE(it_inject(cfg, r1.pod, &r2) == 0);
     CHECK(json_equal(r1.pod, r2.pod));
