@@ -3,6 +3,7 @@
  * Every setter returns 0 or RC_NOMEM (with errmsg set) and, when it takes a
  * value with a `_new` meaning, releases that value on failure too. */
 #include "injector/inj_internal.h"
+#include "lib/asan.h"
 #include "lib/errmsg.h"
 #include "lib/mem.h"
 #include "lib/rc.h"
@@ -19,13 +20,9 @@ nomem(void)
 }
 
 /* Builds that check what inj_str and inj_set_new assume: fuzzing, and
- * AddressSanitizer (gcc's macro, clang's feature test) */
-#if defined(MZ_FUZZING) || defined(__SANITIZE_ADDRESS__)
+ * AddressSanitizer */
+#if defined(MZ_FUZZING) || defined(MZ_ASAN)
 #define CHECK_UTF8 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define CHECK_UTF8 1
-#endif
 #endif
 
 static void

@@ -168,12 +168,6 @@ b64_encode_raw(char *w, const void *in, size_t n)
     return (size_t)(w - w0);
 }
 
-static void
-encode(char *w, const unsigned char *s, size_t n)
-{
-    (void)b64_encode_raw(w, s, n);
-}
-
 #define ENC_MAX ((size_t)1 << 30)
 
 int
@@ -188,7 +182,7 @@ b64_encode(char **out, const void *in, size_t n)
     r = mem_alloc(olen + 1);
     if (r == NULL)
         return errmsg_set(RC_NOMEM, "base64: out of memory");
-    encode(r, in, n);
+    (void)b64_encode_raw(r, in, n);
     r[olen] = '\0';
     *out = r;
     return 0;
@@ -207,7 +201,7 @@ b64_encode_buf(struct buf *b, const void *in, size_t n)
         size_t k = n < 768 ? n : 768;
         int rc;
 
-        encode(win, s, k);
+        (void)b64_encode_raw(win, s, k);
         rc = buf_add(b, win, (k + 2) / 3 * 4);
         if (rc != 0) { /* put b back as it was */
             b->len = len0;

@@ -99,10 +99,10 @@ buf_addstrs(struct buf *b, ...)
     return rc;
 }
 
-int
-buf_addll(struct buf *b, long long v)
+char *
+buf_ll_text(char d[BUF_LL_TEXT], long long v)
 {
-    char d[24], *p = d + sizeof(d);
+    char *p = d + BUF_LL_TEXT;
     /* the magnitude as unsigned: -LLONG_MIN does not fit a long long */
     unsigned long long u =
         v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
@@ -113,7 +113,15 @@ buf_addll(struct buf *b, long long v)
     } while (u != 0);
     if (v < 0)
         *--p = '-';
-    return buf_add(b, p, (size_t)(d + sizeof(d) - p));
+    return p;
+}
+
+int
+buf_addll(struct buf *b, long long v)
+{
+    char d[BUF_LL_TEXT], *p = buf_ll_text(d, v);
+
+    return buf_add(b, p, (size_t)(d + BUF_LL_TEXT - p));
 }
 
 int

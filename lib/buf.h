@@ -34,6 +34,12 @@ int buf_addc(struct buf *b, char c);
 int buf_addstrs(struct buf *b, ...) __attribute__((sentinel));
 /* buf_addll appends v in decimal (what "%lld" writes). */
 int buf_addll(struct buf *b, long long v);
+/* buf_ll_text writes v in decimal (no NUL) at the end of d and returns
+ * where it starts: the text is [result, d + BUF_LL_TEXT), at most 20
+ * bytes, so at least 4 bytes before it are free for a prefix. Cannot
+ * fail; for writers that keep their own output. */
+#define BUF_LL_TEXT 24
+char *buf_ll_text(char d[BUF_LL_TEXT], long long v);
 int buf_addf(struct buf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 int buf_vaddf(struct buf *b, const char *fmt, va_list ap)

@@ -19,6 +19,8 @@ time_t clock_now(void);
 int64_t clock_now_ms(void);
 /* clock_mono_ms: CLOCK_MONOTONIC in milliseconds; not moved by the offset. */
 int64_t clock_mono_ms(void);
+/* clock_mono_ns: the same in nanoseconds (durations of requests). */
+int64_t clock_mono_ns(void);
 /* clock_mono_deadline sets *ts to CLOCK_MONOTONIC now + ms (a negative ms
  * counts as 0): the absolute time for pthread_cond_timedwait on a
  * condition variable whose clock is CLOCK_MONOTONIC. */

@@ -157,15 +157,10 @@ push_key(struct dctx *c, const char *k, size_t kl)
 static int
 push_index(struct dctx *c, size_t i)
 {
-    char num[24];
-    size_t k = sizeof(num);
+    char num[BUF_LL_TEXT], *p = buf_ll_text(num, (long long)i);
 
-    do {
-        num[--k] = (char)('0' + i % 10);
-        i /= 10;
-    } while (i != 0);
-    num[--k] = '/';
-    return buf_add(&c->path, num + k, sizeof(num) - k);
+    *--p = '/';
+    return buf_add(&c->path, p, (size_t)(num + BUF_LL_TEXT - p));
 }
 
 /* emit: one operation at the current path; `copy_of` (borrowed, may be NULL)

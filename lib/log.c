@@ -221,18 +221,21 @@ is_secret_key(const char *k)
 {
     static const char *const words[] = {"token", "secret", "passw", "private"};
     char low[128];
+    const char *hay = low;
+    char *(*find)(const char *, const char *) = strstr;
     size_t n = 0;
 
     for (; k[n] != '\0' && n < sizeof(low) - 1; n++) {
         unsigned char c = (unsigned char)k[n];
         low[n] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
     }
-    if (k[n] != '\0') /* longer than low: the slow way */
-        return strcasestr(k, "token") || strcasestr(k, "secret") ||
-               strcasestr(k, "passw") || strcasestr(k, "private");
     low[n] = '\0';
+    if (k[n] != '\0') { /* longer than low: search the key itself */
+        hay = k;
+        find = strcasestr;
+    }
     for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
-        if (strstr(low, words[i]) != NULL)
+        if (find(hay, words[i]) != NULL)
             return 1;
     return 0;
 }

@@ -1,5 +1,6 @@
 /* mem.c: allocator wrappers with fault injection (see mem.h). */
 #include "lib/mem.h"
+#include "lib/asan.h"
 
 #include <jansson.h>
 #include <pthread.h>
@@ -99,19 +100,11 @@ mem_strdup(const char *s)
  * bytes) is freed and the oldest is rewound. A thread's blocks are freed
  * when it exits (a pthread key destructor).
  *
- * Under AddressSanitizer (gcc's __SANITIZE_ADDRESS__, clang's
- * __has_feature) every piece gets a 16-byte header holding its size and a
- * 16-byte red zone after it, both poisoned, and a free poisons the piece:
+ * Under AddressSanitizer (MZ_ASAN, lib/asan.h) every piece gets a 16-byte
+ * header holding its size and a 16-byte red zone after it, both poisoned,
+ * and a free poisons the piece:
  * overflows and uses after free inside a request are reported as they are
  * with malloc, and the whole arena is poisoned when it is rewound. */
-
-#if defined(__SANITIZE_ADDRESS__)
-#define MZ_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define MZ_ASAN 1
-#endif
-#endif
 
 #ifdef MZ_ASAN
 #include <sanitizer/asan_interface.h>

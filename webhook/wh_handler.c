@@ -16,6 +16,7 @@
  * remaining allocations are jansson's (the review, the injector's work). */
 #include "webhook/wh_srvpriv.h"
 #include "injector/injector.h"
+#include "lib/clock.h"
 #include "lib/log.h"
 #include "lib/mem.h"
 #include "lib/rc.h"
@@ -34,14 +35,6 @@
  * (it cannot tell whether a body follows), so even bodiless answers are
  * queued on the final call to keep the connection alive. */
 static char deferred;
-
-static uint64_t
-now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 /* ---- responses --------------------------------------------------------- */
 
@@ -67,7 +60,7 @@ send_resp(struct wh_server *s, struct MHD_Connection *c, unsigned code,
         return MHD_NO; /* out of memory: MHD closes the connection */
     /* one TLS record per answer: uncorked when the request completes */
     if ((cn = sock_conn(c)) != NULL)
-        wh_tls_cork(&cn->tls, c, len);
+        wh_tls_cork(&cn->tls, len);
     MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
     if (allow != NULL)
         MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, allow);
@@ -172,10 +165,10 @@ inject_fail(struct wh_server *s, struct MHD_Connection *c, struct req *rq,
 {
     char ms[32], cs[16];
 
-    fmt_ms(ms, sizeof(ms), now_ns() - rq->t0_ns);
+    fmt_ms(ms, sizeof(ms), (uint64_t)clock_mono_ns() - rq->t0_ns);
     snprintf(cs, sizeof(cs), "%u", code);
     wh_metrics_admission(code >= 500 ? WH_ERROR : WH_BADREQ,
-                         now_ns() - rq->t0_ns);
+                         (uint64_t)clock_mono_ns() - rq->t0_ns);
     log_kv(code >= 500 ? LOG_ERROR : LOG_INFO, "webhook", "admission rejected",
            "code", cs, "ms", ms, "error", msg, NULL);
     return send_msg(s, c, code, msg);
@@ -229,7 +222,7 @@ inject_finish(struct wh_server *s, struct MHD_Connection *c, struct conn *cn)
         goto out;
     }
     {
-        uint64_t dur = now_ns() - rq->t0_ns;
+        uint64_t dur = (uint64_t)clock_mono_ns() - rq->t0_ns;
         const char *ns = rv.ns;
         const char *pod = rv.name[0] ? rv.name : rv.generate_name;
 
@@ -262,7 +255,6 @@ static enum MHD_Result
 inject_begin(struct wh_server *s, struct MHD_Connection *c, const char *url,
              void **con_cls)
 {
-    const union MHD_ConnectionInfo *ci;
     const char *ctype, *clen;
     json_t *env = NULL; /* owned */
     struct conn *cn;
@@ -280,8 +272,7 @@ inject_begin(struct wh_server *s, struct MHD_Connection *c, const char *url,
                "error", msg, NULL);
         return send_msg(s, c, 413, msg);
     }
-    ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
-    cn = ci != NULL ? ci->socket_context : NULL;
+    cn = sock_conn(c);
     if (cn == NULL || cn->busy)
         return MHD_NO; /* no state (out of memory at connect): close */
     rq = &cn->rq;
@@ -291,7 +282,7 @@ inject_begin(struct wh_server *s, struct MHD_Connection *c, const char *url,
     rq->over = 0;
     rq->code = 0;
     rq->msg[0] = '\0';
-    rq->t0_ns = now_ns();
+    rq->t0_ns = (uint64_t)clock_mono_ns();
     ctype = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
                                         MHD_HTTP_HEADER_CONTENT_TYPE);
     /* exactly application/json, as istiod requires */
@@ -361,7 +352,7 @@ wh_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     /* the answer's bytes leave now (wh_tls.h), before libmicrohttpd reads
      * the next request or closes */
     if ((sc = sock_conn(c)) != NULL)
-        wh_tls_completed(&sc->tls, c);
+        wh_tls_completed(&sc->tls);
     if (cn == NULL || (void *)cn == (void *)&deferred || !cn->busy)
         return;
     request_done(cn);

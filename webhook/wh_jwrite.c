@@ -196,18 +196,9 @@ put_str(struct jw *w, const char *p, size_t n)
 static void
 put_int(struct jw *w, json_int_t v)
 {
-    char num[24];
-    size_t i = sizeof(num);
-    unsigned long long u =
-        v < 0 ? 0ull - (unsigned long long)v : (unsigned long long)v;
+    char num[BUF_LL_TEXT], *p = buf_ll_text(num, (long long)v);
 
-    do {
-        num[--i] = (char)('0' + u % 10);
-        u /= 10;
-    } while (u != 0);
-    if (v < 0)
-        num[--i] = '-';
-    put(w, num + i, sizeof(num) - i);
+    put(w, p, (size_t)(num + BUF_LL_TEXT - p));
 }
 
 static void

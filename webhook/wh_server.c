@@ -307,12 +307,6 @@ slot_start(struct wh_server *s, struct slot *sl)
     return 0;
 }
 
-static uint64_t
-now_ms(void)
-{
-    return (uint64_t)clock_mono_ms();
-}
-
 int
 wh_server_set_cert(struct wh_server *s, const char *cert_pem, size_t cert_len,
                    const char *key_pem, size_t key_len)
@@ -339,7 +333,7 @@ wh_server_set_cert(struct wh_server *s, const char *cert_pem, size_t cert_len,
     s->cur = sl; /* new connections go to the new daemon from now on */
     if (old != NULL) {
         /* the old daemon keeps its connections until they are done */
-        old->deadline_ms = now_ms() + s->o.drain_ms;
+        old->deadline_ms = (uint64_t)clock_mono_ms() + s->o.drain_ms;
         old->next = s->old;
         s->old = old;
     }
@@ -394,7 +388,7 @@ static struct slot *
 reap(struct wh_server *s, int force)
 {
     struct slot **pp, *done = NULL;
-    uint64_t now = now_ms();
+    uint64_t now = (uint64_t)clock_mono_ms();
 
     pthread_mutex_lock(&s->mu);
     pp = &s->old;
@@ -432,7 +426,7 @@ void
 wh_server_shutdown(struct wh_server *s, unsigned timeout_ms)
 {
     struct slot *cur, *done;
-    uint64_t deadline = now_ms() + timeout_ms;
+    uint64_t deadline = (uint64_t)clock_mono_ms() + timeout_ms;
     struct timespec ts = {0, 10 * 1000 * 1000};
 
     if (s->shut)
@@ -458,7 +452,8 @@ wh_server_shutdown(struct wh_server *s, unsigned timeout_ms)
         s->old = cur;
     }
     pthread_mutex_unlock(&s->mu);
-    while (atomic_load(&s->inflight) > 0 && now_ms() < deadline)
+    while (atomic_load(&s->inflight) > 0 &&
+           (uint64_t)clock_mono_ms() < deadline)
         nanosleep(&ts, NULL);
     done = reap(s, 1);
     while (done != NULL) {

@@ -25,8 +25,8 @@ pull(gnutls_transport_ptr_t p, void *data, size_t len)
 
     if (t->rpos == t->rlen) {
         if (len >= WH_TLS_RBUF)
-            return recv(t->rfd, data, len, 0);
-        n = recv(t->rfd, t->rbuf, WH_TLS_RBUF, 0);
+            return recv(t->fd, data, len, 0);
+        n = recv(t->fd, t->rbuf, WH_TLS_RBUF, 0);
         if (n <= 0)
             return n; /* errno (EAGAIN ...) is GnuTLS's to read */
         t->rpos = 0;
@@ -44,7 +44,7 @@ static int
 pull_timeout(gnutls_transport_ptr_t p, unsigned int ms)
 {
     struct wh_tls *t = p;
-    struct pollfd pf = {.fd = t->rfd, .events = POLLIN};
+    struct pollfd pf = {.fd = t->fd, .events = POLLIN};
 
     if (t->rpos < t->rlen)
         return 1;
@@ -55,22 +55,21 @@ int
 wh_tls_attach(struct wh_tls *t, struct MHD_Connection *c)
 {
     const union MHD_ConnectionInfo *si, *fi;
-    gnutls_session_t s;
 
-    t->rfd = -1;
     si = MHD_get_connection_info(c, MHD_CONNECTION_INFO_GNUTLS_SESSION);
     fi = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
     if (si == NULL || si->tls_session == NULL || fi == NULL)
-        return 0; /* not TLS: nothing to read ahead of */
+        return 0; /* not TLS: nothing to cork or read ahead of */
+    t->session = si->tls_session;
+    t->fd = fi->connect_fd;
+    t->rpos = t->rlen = 0;
     if ((t->rbuf = mem_alloc(WH_TLS_RBUF)) == NULL)
         return RC_NOMEM;
-    s = si->tls_session;
-    t->rfd = fi->connect_fd;
-    t->rpos = t->rlen = 0;
     /* the receive side reads through us; sending stays on the fd */
-    gnutls_transport_set_ptr2(s, t, (gnutls_transport_ptr_t)(intptr_t)t->rfd);
-    gnutls_transport_set_pull_function(s, pull);
-    gnutls_transport_set_pull_timeout_function(s, pull_timeout);
+    gnutls_transport_set_ptr2(t->session, t,
+                              (gnutls_transport_ptr_t)(intptr_t)t->fd);
+    gnutls_transport_set_pull_function(t->session, pull);
+    gnutls_transport_set_pull_timeout_function(t->session, pull_timeout);
     return 0;
 }
 
@@ -83,21 +82,14 @@ wh_tls_detach(struct wh_tls *t)
 }
 
 int
-wh_tls_cork(struct wh_tls *t, struct MHD_Connection *c, size_t body_len)
+wh_tls_cork(struct wh_tls *t, size_t body_len)
 {
-    const union MHD_ConnectionInfo *si, *fi;
-
     if (body_len < WH_TLS_SMALL)
         t->small = 1; /* libmicrohttpd sets TCP_CORK for this one */
-    if (t->session != NULL || body_len > WH_TLS_CORK_MAX)
+    if (t->session == NULL || t->corked || body_len > WH_TLS_CORK_MAX)
         return 0;
-    si = MHD_get_connection_info(c, MHD_CONNECTION_INFO_GNUTLS_SESSION);
-    fi = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
-    if (si == NULL || si->tls_session == NULL || fi == NULL)
-        return 0;
-    t->session = si->tls_session;
-    t->fd = fi->connect_fd;
     gnutls_record_cork(t->session);
+    t->corked = 1;
     wh_sockopt_hold(t->fd, 1);
     return 1;
 }
@@ -109,9 +101,9 @@ wh_tls_flush(struct wh_tls *t)
     int64_t deadline;
     int ret;
 
-    if (s == NULL)
+    if (!t->corked)
         return 0;
-    t->session = NULL;
+    t->corked = 0;
     wh_sockopt_hold(t->fd, 0); /* the bytes go to the kernel now */
     ret = gnutls_record_uncork(s, 0);
     if (ret >= 0 && gnutls_record_check_corked(s) == 0)
@@ -137,19 +129,15 @@ wh_tls_flush(struct wh_tls *t)
 }
 
 void
-wh_tls_completed(struct wh_tls *t, struct MHD_Connection *c)
+wh_tls_completed(struct wh_tls *t)
 {
-    const union MHD_ConnectionInfo *fi;
     const int off = 0;
 
     /* TCP_CORK first (libmicrohttpd set it for a small answer and never
      * clears it): the record written next must leave at once */
-    if (t->small && !t->tcp_clear) {
-        fi = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
-        if (fi != NULL && setsockopt(fi->connect_fd, IPPROTO_TCP, TCP_CORK,
-                                     &off, sizeof(off)) == 0)
-            t->tcp_clear = 1;
-    }
+    if (t->small && !t->tcp_clear && t->session != NULL &&
+        setsockopt(t->fd, IPPROTO_TCP, TCP_CORK, &off, sizeof(off)) == 0)
+        t->tcp_clear = 1;
     t->small = 0;
     wh_tls_flush(t);
 }

@@ -49,38 +49,40 @@ struct MHD_Connection;
 #define WH_TLS_FLUSH_MS 100
 #define WH_TLS_RBUF 4096 /* read-ahead buffer: a typical review's record */
 
-/* The state of one connection (in the connection's state). */
+/* The state of one connection (in the connection's state, zeroed before
+ * wh_tls_attach). */
 struct wh_tls {
-    void *session; /* gnutls_session_t while corked, else NULL */
-    int fd;
+    void *session; /* gnutls_session_t of the connection, NULL: not TLS */
+    int fd;        /* the connection's socket (with session) */
+    int corked;    /* an answer is held in GnuTLS's buffer */
     int small;     /* an answer under WH_TLS_SMALL since the last completion */
     int tcp_clear; /* TCP_CORK cleared after libmicrohttpd set it */
-    int rfd;       /* the socket the pull function reads, or -1 */
-    unsigned char *rbuf; /* WH_TLS_RBUF bytes, or NULL */
+    unsigned char *rbuf; /* WH_TLS_RBUF bytes, or NULL: no read-ahead */
     size_t rpos, rlen;   /* unread bytes: rbuf[rpos, rlen) */
 };
 
-/* wh_tls_attach installs the read-ahead on c's TLS session (call it once,
- * when the connection starts; t must stay put until wh_tls_detach): 0, or
- * RC_NOMEM with nothing changed (GnuTLS keeps reading the socket
- * itself). */
+/* wh_tls_attach records c's TLS session and socket and installs the
+ * read-ahead (call it once, when the connection starts; t must stay put
+ * until wh_tls_detach): 0, or RC_NOMEM without the read-ahead (GnuTLS
+ * keeps reading the socket itself; corking still works). */
 int wh_tls_attach(struct wh_tls *t, struct MHD_Connection *c);
 
 /* wh_tls_detach frees the buffer (the connection is closing). */
 void wh_tls_detach(struct wh_tls *t);
 
-/* wh_tls_cork corks c's TLS session for an answer body of body_len bytes
- * when body_len <= WH_TLS_CORK_MAX (1 if corked, else 0), and notes a
- * small answer. Call it for every answer queued on the connection. */
-int wh_tls_cork(struct wh_tls *t, struct MHD_Connection *c, size_t body_len);
+/* wh_tls_cork corks the connection's TLS session for an answer body of
+ * body_len bytes when body_len <= WH_TLS_CORK_MAX (1 if corked, else 0),
+ * and notes a small answer. Call it for every answer queued on the
+ * connection. */
+int wh_tls_cork(struct wh_tls *t, size_t body_len);
 
 /* wh_tls_flush uncorks (no-op when not corked): 0 when everything was
  * written, -1 when the connection was shut down instead (peer gone, or
  * not reading for WH_TLS_FLUSH_MS). */
 int wh_tls_flush(struct wh_tls *t);
 
-/* wh_tls_completed: at every request completion on c: flushes, then
- * clears TCP_CORK once if a small answer was sent. */
-void wh_tls_completed(struct wh_tls *t, struct MHD_Connection *c);
+/* wh_tls_completed: at every request completion: flushes, then clears
+ * TCP_CORK once if a small answer was sent. */
+void wh_tls_completed(struct wh_tls *t);
 
 #endif
